@@ -66,7 +66,7 @@ def _poly(rng: np.random.Generator, w: int, h: int) -> list[int]:
     angles = np.sort(rng.uniform(0, 2 * np.pi, size=n))
     pts: list[int] = []
     for a in angles:
-        pts += [int(round(cx + radius * np.cos(a))), int(round(cy + radius * np.sin(a)))]
+        pts += [round(cx + radius * float(np.cos(a))), round(cy + radius * float(np.sin(a)))]
     return pts
 
 

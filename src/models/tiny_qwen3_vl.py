@@ -258,10 +258,9 @@ def build_tiny_model(out: str | os.PathLike, spec: TinySpec | None = None, force
     spec = spec or TinySpec()
     out = Path(out)
     marker = out / "tiny_spec.json"
-    if not force and marker.is_file():
-        if json.loads(marker.read_text()).get("fingerprint") == spec.fingerprint():
-            logger.info("tiny model cached at %s (fingerprint %s)", out, spec.fingerprint())
-            return out
+    if not force and marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == spec.fingerprint():
+        logger.info("tiny model cached at %s (fingerprint %s)", out, spec.fingerprint())
+        return out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

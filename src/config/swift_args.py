@@ -1,0 +1,76 @@
+"""The single mapping from a `TrainingConfig` to flat ms-swift `SftArguments` / `RLHFArguments`
+keyword arguments. Imports no ms-swift: the caller constructs the arguments object.
+
+- Section keys are ms-swift argument names (the snapshot guarantees it); `deepspeed.config`
+  becomes `deepspeed`. Two sections never set the same argument (validation rejects it).
+- Repo-relative paths (`PATH_KEYS`, a DeepSpeed JSON) become absolute.
+- Models are local directories (no hub is reachable): `model_type` defaults to `qwen3_vl`
+  (also `teacher_model_type` / `ref_model_type` when those models are set) and `check_model`
+  to False. Explicit values in the config win.
+- `dataset` / `val_dataset` list the fusion config's JSONL files (targets then sources; targets'
+  val files) so that ms-swift's argument checks see the run's real inputs; the dispatcher builds
+  the fusion dataset itself from `cfg.custom.fusion_config`.
+- vLLM server mode: `vllm_max_model_len` is left out (ms-swift ignores it for an external server
+  and warns); the server launcher passes it to `swift rollout` from the resolved config.
+- `cfg.is_rlhf` tells which class to build: RLHFArguments for gkd/grpo, SftArguments otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .fusion import load_fusion_config
+from .paths import resolve_repo_path
+from .swift_fields import SECTION_KEY_ALIASES
+from .training_config import PATH_KEYS, TrainingConfig
+
+DEFAULT_MODEL_TYPE = "qwen3_vl"
+
+
+def _sections(cfg: TrainingConfig) -> dict[str, dict[str, Any]]:
+    return {
+        "model": cfg.model,
+        "template": cfg.template,
+        "tuner": cfg.tuner,
+        "training": cfg.training,
+        "data": cfg.data,
+        "rlhf": cfg.rlhf,
+        "deepspeed": cfg.deepspeed,
+        "quantization": cfg.quantization,
+    }
+
+
+def _absolute(value: Any) -> Any:
+    if isinstance(value, str) and value:
+        return str(resolve_repo_path(value))
+    if isinstance(value, list):
+        return [_absolute(v) for v in value]
+    return value
+
+
+def build_swift_kwargs(cfg: TrainingConfig) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    path_args = {key.split(".", 1)[1] for key in PATH_KEYS if not key.startswith("custom.")}
+    for section, values in _sections(cfg).items():
+        for key, value in values.items():
+            name = SECTION_KEY_ALIASES.get((section, key), key)
+            kwargs[name] = _absolute(value) if name in path_args else value
+    ds = kwargs.get("deepspeed")
+    if isinstance(ds, str) and ds.endswith(".json"):
+        kwargs["deepspeed"] = str(resolve_repo_path(ds))
+
+    kwargs.setdefault("model_type", DEFAULT_MODEL_TYPE)
+    kwargs.setdefault("check_model", False)
+    for model_key, type_key in (("teacher_model", "teacher_model_type"), ("ref_model", "ref_model_type")):
+        if kwargs.get(model_key):
+            kwargs.setdefault(type_key, DEFAULT_MODEL_TYPE)
+
+    if cfg.fusion_config_path is not None:
+        fusion = load_fusion_config(cfg.fusion_config_path)
+        entries = (*fusion.targets, *fusion.sources)
+        kwargs["dataset"] = [str(e.train_path) for e in entries]
+        kwargs["val_dataset"] = [str(t.val_path) for t in fusion.targets if t.val_path is not None]
+
+    if kwargs.get("vllm_mode") == "server":
+        kwargs.pop("vllm_max_model_len", None)
+    return kwargs

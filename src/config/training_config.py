@@ -1,0 +1,96 @@
+"""`TrainingConfig`: the one validated object the rest of the program receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .modes import RL_MODES, Mode
+from .paths import resolve_repo_path
+from .resolve import ResolvedConfig
+from .schema_custom import CustomConfig
+from .schema_stage2 import RolloutMatchingConfig, Stage2ABConfig
+
+# Keys whose values are paths (repo-relative unless absolute). They stay as written in the
+# resolved config and become absolute in `build_swift_kwargs` and the accessors below.
+PATH_KEYS: tuple[str, ...] = (
+    "model.model",
+    "training.output_dir",
+    "training.logging_dir",
+    "training.resume_from_checkpoint",
+    "tuner.adapters",
+    "rlhf.teacher_model",
+    "rlhf.teacher_adapters",
+    "rlhf.ref_model",
+    "rlhf.ref_adapters",
+    "rlhf.reward_model",
+    "rlhf.reward_adapters",
+    "custom.fusion_config",
+    "custom.dump_conversation_path",
+)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """A resolved, validated training config.
+
+    ms-swift sections are plain dicts of ms-swift argument names (validated against the
+    snapshot, proxied lengths included; `deepspeed` uses the key `config` for ms-swift's
+    `deepspeed`). `source` holds the chain, per-key origins and the resolved mapping.
+    """
+
+    mode: Mode
+    global_max_length: int | None
+    model: dict[str, Any]
+    template: dict[str, Any]
+    tuner: dict[str, Any]
+    training: dict[str, Any]
+    data: dict[str, Any]
+    rlhf: dict[str, Any]
+    deepspeed: dict[str, Any]
+    quantization: dict[str, Any]
+    custom: CustomConfig
+    stage2_ab: Stage2ABConfig | None
+    rollout_matching: RolloutMatchingConfig | None
+    source: ResolvedConfig
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        return self.source.chain
+
+    @property
+    def resolved(self) -> dict[str, Any]:
+        """The resolved mapping (after extends, overrides and length proxies)."""
+        return self.source.data
+
+    @property
+    def is_rlhf(self) -> bool:
+        return self.mode in RL_MODES
+
+    def _abs(self, value: Any) -> Path | None:
+        return resolve_repo_path(value) if isinstance(value, str) and value else None
+
+    @property
+    def model_path(self) -> Path | None:
+        return self._abs(self.model.get("model"))
+
+    @property
+    def output_dir(self) -> Path | None:
+        return self._abs(self.training.get("output_dir"))
+
+    @property
+    def logging_dir(self) -> Path | None:
+        return self._abs(self.training.get("logging_dir"))
+
+    @property
+    def fusion_config_path(self) -> Path | None:
+        return self._abs(self.custom.fusion_config)
+
+    @property
+    def dump_conversation_path(self) -> Path | None:
+        return self._abs(self.custom.dump_conversation_path)

@@ -1,0 +1,191 @@
+"""Schema validation of a resolved training config -> `TrainingConfig`, or one ConfigError
+listing every problem (unknown keys, types, duplicates, required settings, mode rules,
+length conflicts, the fusion config)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .diagnostics import pydantic_problems, unknown_key_problem
+from .errors import ConfigError, Problem
+from .fusion import load_fusion_config
+from .lengths import implied_lengths
+from .merge import Origin
+from .migrations import find_migration
+from .modes import Mode, detect_mode, mode_problems
+from .paths import resolve_repo_path
+from .resolve import MISSING, ResolvedConfig, with_values
+from .schema_custom import CustomConfig
+from .schema_stage2 import RolloutMatchingConfig, Stage2ABConfig
+from .swift_fields import SECTION_KEY_ALIASES, SWIFT_SECTIONS, section_keys, sections_of
+from .training_config import TrainingConfig
+
+TYPED_SECTIONS: dict[str, type[BaseModel]] = {
+    "custom": CustomConfig,
+    "stage2_ab": Stage2ABConfig,
+    "rollout_matching": RolloutMatchingConfig,
+}
+TOP_LEVEL_KEYS: tuple[str, ...] = ("global_max_length", *SWIFT_SECTIONS, *TYPED_SECTIONS)
+REQUIRED_LAUNCH_SETTINGS: tuple[str, ...] = (
+    "model.model",
+    "training.run_name",
+    "training.output_dir",
+    "training.logging_dir",
+    "training.num_train_epochs",
+    "training.learning_rate",
+    "training.vit_lr",
+    "training.aligner_lr",
+)
+FUSION_OWNED = ("data.dataset", "data.val_dataset", "data.cached_dataset", "data.cached_val_dataset")
+PROXY_ORIGIN = Origin("proxy", "global_max_length")
+
+
+def _swift_name(section: str, key: str) -> str:
+    return SECTION_KEY_ALIASES.get((section, key), key)
+
+
+def _structure_problems(resolved: ResolvedConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    written: dict[str, list[str]] = {}  # ms-swift argument -> dotted keys that set it
+    for key, value in resolved.data.items():
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(unknown_key_problem(key, TOP_LEVEL_KEYS, resolved.where(key)))
+            continue
+        if key == "global_max_length":
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                problems.append(Problem(f"must be a positive integer (got {value!r})", key=key,
+                                        where=resolved.where(key)))
+            continue
+        if value is not None and not isinstance(value, dict):
+            problems.append(Problem(f"a section must be a mapping (got {type(value).__name__})", key=key,
+                                    where=resolved.where(key)))
+            continue
+        if key not in SWIFT_SECTIONS or not value:
+            continue
+        valid = section_keys(key)
+        for name, field_value in value.items():
+            dotted = f"{key}.{name}"
+            field = valid.get(name)
+            if field is None or find_migration(dotted) is not None:
+                homes = [s for s in sections_of(name) if s != key]
+                hint = f"`{name}` is an ms-swift argument of the `{homes[0]}` section." if homes else None
+                problems.append(unknown_key_problem(dotted, valid, resolved.where(dotted), hint))
+                continue
+            message = field.check(field_value)
+            if message:
+                problems.append(Problem(message, key=dotted, where=resolved.where(dotted)))
+            written.setdefault(_swift_name(key, name), []).append(dotted)
+    for swift_name, keys in written.items():
+        if len(keys) > 1:
+            places = " and ".join(f"{k} ({resolved.where(k)})" for k in keys)
+            problems.append(Problem(
+                f"{places} set the same ms-swift argument `{swift_name}`; one would silently override "
+                "the other. Keep one of them."
+            ))
+    return problems
+
+
+def _typed_sections(resolved: ResolvedConfig) -> tuple[dict[str, Any], list[Problem]]:
+    parsed: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name, model in TYPED_SECTIONS.items():
+        raw = resolved.get(name, None)
+        if raw is not None and not isinstance(raw, dict):
+            continue  # reported by _structure_problems
+        if raw is None and name != "custom":
+            parsed[name] = None
+            continue
+        try:
+            parsed[name] = model.model_validate(raw or {})
+        except ValidationError as exc:
+            problems += pydantic_problems(exc, model, name, resolved.where)
+    return parsed, problems
+
+
+def _launch_problems(resolved: ResolvedConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    for dotted in (*REQUIRED_LAUNCH_SETTINGS, "global_max_length", "custom.fusion_config"):
+        if resolved.get(dotted, None) is None:
+            problems.append(Problem(
+                "required in every runnable preset (set it explicitly in the preset; no hidden defaults).",
+                key=dotted, where=resolved.display,
+            ))
+    return problems
+
+
+def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None) -> list[Problem]:
+    problems = [
+        Problem("datasets come from custom.fusion_config; select them in the fusion config.",
+                key=k, where=resolved.where(k))
+        for k in FUSION_OWNED if resolved.get(k, None) not in (None, [], MISSING)
+    ]
+    if custom is None or custom.fusion_config is None:
+        return problems
+    path = resolve_repo_path(custom.fusion_config)
+    where = resolved.where("custom.fusion_config")
+    if not path.is_file():
+        return problems + [Problem(f"fusion config not found at {path}", key="custom.fusion_config", where=where)]
+    try:
+        fusion = load_fusion_config(path)
+    except ConfigError as exc:
+        return problems + [Problem(f"invalid fusion config {custom.fusion_config}: {p.render()}",
+                                   key="custom.fusion_config", where=where) for p in exc.problems]
+    wanted = "summary" if custom.use_summary else "dense"
+    off = [t.name for t in fusion.targets if t.mode != wanted]
+    if off:
+        problems.append(Problem(
+            f"custom.use_summary is {custom.use_summary} ({resolved.where('custom.use_summary')}) but fusion "
+            f"targets {', '.join(off)} are not mode {wanted}; make the two agree.",
+            key="custom.fusion_config", where=where,
+        ))
+    return problems
+
+
+def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> TrainingConfig:
+    """Validate a resolved config; `runnable` enforces the required launch settings."""
+    problems = _structure_problems(resolved)
+    typed, typed_problems = _typed_sections(resolved)
+    problems += typed_problems
+    if runnable:
+        problems += _launch_problems(resolved)
+    mode, mode_errs = detect_mode(resolved)
+    problems += mode_errs
+    implied: dict[str, int] = {}
+    if mode is not None:
+        problems += mode_problems(mode, resolved)
+        implied, length_problems = implied_lengths(mode, resolved)
+        problems += length_problems
+    problems += _fusion_problems(resolved, typed.get("custom"))
+    if problems:
+        raise ConfigError(problems, subject=resolved.display)
+    assert mode is not None
+    proxied = {k: v for k, v in implied.items() if resolved.get(k, None) is None}
+    final = with_values(resolved, proxied, PROXY_ORIGIN) if proxied else resolved
+    if "rollout_matching.vllm.max_model_len" in proxied:
+        typed["rollout_matching"] = RolloutMatchingConfig.model_validate(final.data["rollout_matching"])
+    return _build(mode, final, typed)
+
+
+def _build(mode: Mode, final: ResolvedConfig, typed: dict[str, Any]) -> TrainingConfig:
+    def section(name: str) -> dict[str, Any]:
+        return copy.deepcopy(final.get(name, None) or {})
+
+    return TrainingConfig(
+        mode=mode,
+        global_max_length=final.get("global_max_length", None),
+        model=section("model"),
+        template=section("template"),
+        tuner=section("tuner"),
+        training=section("training"),
+        data=section("data"),
+        rlhf=section("rlhf"),
+        deepspeed=section("deepspeed"),
+        quantization=section("quantization"),
+        custom=typed["custom"],
+        stage2_ab=typed["stage2_ab"],
+        rollout_matching=typed["rollout_matching"],
+        source=final,
+    )

@@ -1,0 +1,151 @@
+"""Typed config -> training and evaluation datasets, encoded lazily by the ms-swift template.
+
+For each fusion entry (targets, then sources) the records are read through a lazy offset index;
+the train set is a `FusionDataset` whose per-epoch schedule is a pure function of
+(training.seed, epoch); each sample is augmented (when the preset and the entry allow it),
+rendered into its assistant target, wrapped into a conversation and encoded by the template.
+The eval set is every record of the targets' `val_jsonl`, in file order, never augmented.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+from torch.utils.data import ConcatDataset, Dataset
+
+from src.config import TrainingConfig, load_fusion_config
+from src.config.fusion import FusionSource, FusionTarget
+
+from .augmentation import AugmentationPipeline
+from .conversation import build_conversation
+from .fusion_dataset import FusionDataset, FusionMember, SampleContext
+from .jsonl_index import JsonlIndex
+from .records import DenseObject, Problem, Record, RecordError, RecordSource
+from .render import render_target
+
+# Qwen3-VL sees images in 32-pixel cells (patch 16 x merge 2); augmented sizes are kept on it.
+IMAGE_SIZE_MULTIPLE = 32
+
+
+@dataclass(frozen=True)
+class SamplePolicy:
+    """How one fusion entry's records become conversations."""
+
+    mode: str  # dense | summary
+    user_prompt: str
+    coord_format: str
+    ordering: str
+    prefix: str | None
+    augmentation: AugmentationPipeline | None  # None: this entry is never augmented
+
+
+def sample_policy(cfg: TrainingConfig, entry: FusionTarget | FusionSource, train: bool) -> SamplePolicy:
+    custom = cfg.custom
+    mode = "summary" if custom.use_summary else entry.mode
+    if mode == "summary":
+        prompt = entry.summary_prompt or custom.summary_prompt
+    else:
+        prompt = entry.user_prompt or custom.user_prompt
+    if not prompt:
+        key = "summary_prompt" if mode == "summary" else "user_prompt"
+        raise ValueError(
+            f"fusion entry {entry.name!r} ({mode} mode) has no prompt: set `{key}` on the entry in "
+            f"{custom.fusion_config} or `custom.{key}` in the preset"
+        )
+    augment = None
+    if train and entry.augmentation and custom.augmentation.enabled:
+        augment = AugmentationPipeline.from_config(
+            custom.augmentation, custom.augmentation_curriculum, size_multiple=IMAGE_SIZE_MULTIPLE
+        )
+        if not augment.active:
+            augment = None
+    return SamplePolicy(
+        mode=mode,
+        user_prompt=prompt,
+        coord_format=custom.coord_format,
+        ordering=custom.object_ordering,
+        prefix=custom.assistant_prefix_format,
+        augmentation=augment,
+    )
+
+
+def _load_images(record: Record) -> list[Image.Image]:
+    images = []
+    for path in record.image_paths():
+        with Image.open(path) as im:
+            images.append(im.convert("RGB"))
+    return images
+
+
+def augment_record(record: Record, images: list[Image.Image], policy: SamplePolicy,
+                   ctx: SampleContext) -> tuple[Record, list[Image.Image]]:
+    """Apply the entry's augmentation to a single-image record (image and every coordinate)."""
+    if policy.augmentation is None:
+        return record, images
+    if len(images) != 1:
+        where = record.source or RecordSource("<unknown>", 0)
+        reason = (f"augmentation needs exactly one image per record, this record has {len(images)}; "
+                  "disable augmentation for its fusion entry")
+        raise RecordError([Problem(where.path, where.line, reason)])
+    result = policy.augmentation(images[0], record.objects, ctx.rng(), progress=ctx.progress)
+    objects = tuple(DenseObject.from_dict(o) for o in result.objects)
+    return dataclasses.replace(record, objects=objects, width=result.width, height=result.height), [result.image]
+
+
+@dataclass
+class SampleEncoder:
+    """(record, context) -> encoded sample: augment, render the target, encode with the template."""
+
+    template: Any
+    policy: SamplePolicy
+
+    def conversation(self, record: Record, ctx: SampleContext | None) -> dict[str, Any]:
+        images = _load_images(record)
+        if ctx is not None:
+            record, images = augment_record(record, images, self.policy, ctx)
+        target = render_target(record, mode=self.policy.mode, coord_format=self.policy.coord_format,
+                               ordering=self.policy.ordering, prefix=self.policy.prefix)
+        return build_conversation(images, self.policy.user_prompt, target)
+
+    def __call__(self, record: Record, ctx: SampleContext) -> MutableMapping[str, Any]:
+        return self.template.encode(self.conversation(record, ctx))
+
+
+class EncodedRecords(Dataset):
+    """Every record of one JSONL, in file order, encoded without augmentation (evaluation)."""
+
+    def __init__(self, records: Sequence[Record], encoder: SampleEncoder) -> None:
+        self.records = records
+        self.encoder = encoder
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> MutableMapping[str, Any]:
+        return self.encoder.template.encode(self.encoder.conversation(self.records[i], None))
+
+
+def build_training_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionDataset, Dataset | None]:
+    if cfg.fusion_config_path is None:
+        raise ValueError("custom.fusion_config is not set: the preset names no training data")
+    fusion = load_fusion_config(cfg.fusion_config_path)
+
+    def member(entry: FusionTarget | FusionSource) -> FusionMember:
+        encoder = SampleEncoder(template, sample_policy(cfg, entry, train=True))
+        return FusionMember(entry.name, JsonlIndex(entry.train_path), entry.ratio, transform=encoder)
+
+    train = FusionDataset(
+        [member(t) for t in fusion.targets],
+        [member(s) for s in fusion.sources],
+        seed=int(cfg.training.get("seed", 0)),
+    )
+    evals = [
+        EncodedRecords(JsonlIndex(t.val_path), SampleEncoder(template, sample_policy(cfg, t, train=False)))
+        for t in fusion.targets
+        if t.val_path is not None
+    ]
+    return train, (ConcatDataset(evals) if evals else None)

@@ -1,0 +1,1 @@
+"""Trainer dispatch: one typed config in, the right ms-swift pipeline out."""

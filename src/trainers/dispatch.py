@@ -1,0 +1,44 @@
+"""One dispatch point from the typed config to the trainer that runs it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from src.config import TrainingConfig
+from src.config.swift_args import build_swift_kwargs
+
+logger = logging.getLogger(__name__)
+
+
+class ModeNotAvailable(RuntimeError):
+    """The config asks for a training mode this build cannot run."""
+
+
+def run_sft(cfg: TrainingConfig) -> dict[str, Any]:
+    from swift import SftArguments
+
+    from src.datasets.builder import build_training_datasets
+
+    from .swift_pipeline import LauncherSft
+
+    args = SftArguments(**build_swift_kwargs(cfg))
+    return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg)).main()
+
+
+RUNNERS: dict[str, Callable[[TrainingConfig], dict[str, Any]]] = {
+    "sft": run_sft,
+}
+
+
+def run_training(cfg: TrainingConfig) -> dict[str, Any]:
+    runner = RUNNERS.get(cfg.mode)
+    if runner is None:
+        raise ModeNotAvailable(
+            f"{cfg.source.display} asks for training mode {cfg.mode!r}, which this build cannot run yet "
+            f"(available: {', '.join(sorted(RUNNERS))})."
+        )
+    logger.info("dispatching %s run of %s", cfg.mode, cfg.source.display)
+    return runner(cfg)

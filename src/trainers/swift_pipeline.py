@@ -1,0 +1,57 @@
+"""Our seam into ms-swift's SFT pipeline.
+
+ms-swift's `SwiftSft` loads the model, processor and template from `SftArguments` and then
+builds datasets from `--dataset` strings. We keep the first half and replace the second: the
+launcher's own datasets (fusion schedule, augmentation, target rendering, lazy JSONL access) are
+handed in already built, and encoded lazily by the ms-swift template inside the dataloader.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from swift.pipelines.train.sft import SwiftSft
+from transformers import TrainerCallback
+
+from .callbacks import FusionScheduleCallback
+
+logger = logging.getLogger(__name__)
+
+# (template) -> (train_dataset, eval_dataset or None)
+DatasetBuilder = Callable[[Any], tuple[Any, Any]]
+
+
+class LauncherSft(SwiftSft):
+    """`SwiftSft` whose datasets come from the launcher instead of `args.dataset`."""
+
+    def __init__(
+        self,
+        args,
+        build_datasets: DatasetBuilder,
+        callbacks: Sequence[TrainerCallback] = (),
+    ) -> None:
+        self._build_datasets = build_datasets
+        self._callbacks = list(callbacks)
+        self.datasets: tuple[Any, Any] | None = None
+        super().__init__(args)
+
+    def _prepare_dataset(self):
+        train_dataset, eval_dataset = self._build_datasets(self.template)
+        self.datasets = (train_dataset, eval_dataset)
+        logger.info(
+            "datasets: %d train samples per epoch, %s eval samples",
+            len(train_dataset),
+            "no" if eval_dataset is None else len(eval_dataset),
+        )
+        return [train_dataset, eval_dataset]
+
+    def train(self, trainer):
+        # ms-swift hands its own callbacks to the trainer's constructor; ours join before training.
+        train_dataset = self.datasets[0] if self.datasets else None
+        if hasattr(train_dataset, "set_epoch"):
+            trainer.add_callback(FusionScheduleCallback(train_dataset))
+        for callback in self._callbacks:
+            trainer.add_callback(callback)
+        return super().train(trainer)
