@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from src.config.snapshot_swift_fields import SNAPSHOT_PATH, build_snapshot, dumps
+from src.contracts.snapshot_swift_fields import SNAPSHOT_PATH, build_snapshot, dumps
 
 
 def test_snapshot_matches_installed_ms_swift():
@@ -21,7 +21,7 @@ def test_snapshot_matches_installed_ms_swift():
         ))
         pytest.fail(
             "the installed ms-swift's argument fields differ from the committed snapshot. If the "
-            "ms-swift pin changed on purpose, run `python -m src.config.snapshot_swift_fields`, review "
+            "ms-swift pin changed on purpose, run `python -m src.contracts.snapshot_swift_fields`, review "
             "and commit the result; otherwise reinstall the pinned ms-swift.\n" + diff[:20000]
         )
 

@@ -1,6 +1,6 @@
 """Generate `src/config/swift_fields.json`: the ms-swift argument fields each config section accepts.
 
-Run `python -m src.config.snapshot_swift_fields` after changing the pinned ms-swift and commit the
+Run `python -m src.contracts.snapshot_swift_fields` after changing the pinned ms-swift and commit the
 result; `tests/config/test_swift_fields_contract.py` regenerates it from the installed ms-swift and
 fails with a diff when the two disagree. This module imports ms-swift (and so torch) only inside
 `build_snapshot()`; the config package itself reads the committed JSON and never imports swift.
@@ -25,7 +25,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-SNAPSHOT_PATH = Path(__file__).with_name("swift_fields.json")
+SNAPSHOT_PATH = Path(__file__).resolve().parents[1] / "config" / "swift_fields.json"
 
 CLASS_SECTIONS: dict[str, str] = {
     "swift.arguments.base_args.model_args.ModelArguments": "model",
@@ -197,7 +197,7 @@ def build_snapshot() -> dict[str, Any]:
 
     return {
         "ms_swift_version": __version__,
-        "generated_by": "python -m src.config.snapshot_swift_fields",
+        "generated_by": "python -m src.contracts.snapshot_swift_fields",
         "sections": sections,
     }
 

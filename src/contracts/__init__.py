@@ -1,0 +1,1 @@
+"""Contracts with upstream packages (ms-swift, transformers): snapshots and their generators."""
