@@ -2,9 +2,13 @@
 
 Each image is a flat background with drawn rectangles, triangles/quads (polygons) and lines whose
 exact geometry is written to the JSONL record (data contract in docs/data_contract.md). Image
-sides are multiples of 32. Shapes are drawn so that their geometry is exact in pixel terms:
-a rectangle `bbox_2d` [x1, y1, x2, y2] fills pixels x1 <= x < x2, y1 <= y < y2 (integer corners),
-polygons and lines are drawn with PIL from the same integer vertices written to the record.
+sides are multiples of 32. Geometry is in the continuous pixel frame of src/datasets/geometry.py
+(the image spans [0, W] x [0, H], pixel (i, j) covers [i, i+1) x [j, j+1)):
+- a rectangle `bbox_2d` [x1, y1, x2, y2] (integers) fills exactly the pixels x1 <= i < x2,
+  y1 <= j < y2;
+- polygons and lines are drawn by PIL through integer pixel indices (i, j); the record holds the
+  centres of those pixels, (i + 0.5, j + 0.5), so flips, rotations and crops of the record land
+  where the same PIL op moves the drawn pixels.
 
 CLI: `python -m src.datasets.synthetic --out artifacts/data/synthetic_dense --train 64 --val 16`
 """
@@ -26,7 +30,7 @@ from PIL import Image, ImageDraw
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
     "green": (40, 170, 60),
@@ -87,6 +91,11 @@ def extent(obj: dict) -> tuple[float, float, float, float]:
     return min(pts[::2]), min(pts[1::2]), max(pts[::2]), max(pts[1::2])
 
 
+def pixel_centres(indices: list[int]) -> list[float]:
+    """Pixel indices (as PIL draws them) -> their centres in the continuous frame."""
+    return [i + 0.5 for i in indices]
+
+
 def _overlaps(a: tuple, b: tuple, margin: int = 3) -> bool:
     return not (a[2] + margin <= b[0] or b[2] + margin <= a[0] or a[3] + margin <= b[1] or b[3] + margin <= a[1])
 
@@ -134,11 +143,11 @@ def make_record(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[Image.Im
             pts = geom["poly"]
             draw.polygon(list(zip(pts[::2], pts[1::2])), fill=COLOURS[colour])
             name = "triangle" if len(pts) == 6 else "quadrilateral"
-            objects.append({"desc": f"{colour} {name}", "poly": pts})
+            objects.append({"desc": f"{colour} {name}", "poly": pixel_centres(pts)})
         else:
             pts = geom["line"]
             draw.line(list(zip(pts[::2], pts[1::2])), fill=COLOURS[colour], width=3)
-            objects.append({"desc": f"{colour} line", "line": pts})
+            objects.append({"desc": f"{colour} line", "line": pixel_centres(pts)})
     record = {"width": w, "height": h, "objects": objects}
     if spec.with_summary:
         kinds = sorted({o["desc"].split(" ", 1)[1] for o in objects})

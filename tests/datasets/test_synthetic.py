@@ -52,7 +52,9 @@ def test_every_geometry_matches_the_drawn_pixels(synthetic_data_dir):
                 assert mask[y1:y2, x1:x2].all()
                 claimed |= expected
                 continue
-            pts = obj.get("poly") or obj["line"]
+            # Vertices are pixel centres; PIL draws through the pixel indices.
+            pts = [int(v - 0.5) for v in (obj.get("poly") or obj["line"])]
+            assert [p + 0.5 for p in pts] == (obj.get("poly") or obj["line"])
             xy = list(zip(pts[::2], pts[1::2]))
             if "poly" in obj:
                 kinds.add("poly")
