@@ -50,10 +50,15 @@ class Decoding(StrictModel):
 
 
 class Matching(StrictModel):
-    """Hungarian matching of predictions to ground truth; pairs under iou_threshold stay unmatched."""
+    """Hungarian matching of predictions to ground truth; pairs under iou_threshold stay unmatched.
+
+    Pair cost ``(1 - iou) + desc_weight * [desc differs]`` (``src/stage2/matching.py``); the desc
+    term only ranks eligible pairs, the gate is IoU alone.
+    """
 
     iou_threshold: Probability = 0.5
     cost: Literal["iou"] = "iou"
+    desc_weight: Annotated[float, Field(ge=0.0)] = 0.0
 
 
 class VllmServer(StrictModel):

@@ -1,0 +1,158 @@
+"""Hungarian matching of Channel-B predictions to ground truth (pure; numpy + scipy).
+
+IoU (the same definition as ``src/rewards/matching.py``): every geometry is compared through the
+axis-aligned bounding box of its points (``bbox_2d`` is its own box; ``poly`` and ``line`` use the
+box of their points). A side shorter than ``min_extent`` pixels (a horizontal line, a point) is
+widened symmetrically to ``min_extent`` so the IoU is defined. Objects of different geometry
+kinds never overlap (IoU 0), so a ``poly`` is never matched to a ``bbox_2d``.
+
+Eligibility (the gate): a pair may be matched iff ``iou >= iou_threshold`` and ``iou > 0``
+(disjoint objects are never a match, even with threshold 0).
+
+Cost of an eligible pair: ``(1 - iou) + desc_weight * desc_mismatch`` where ``desc_mismatch`` is
+0 when the two descs are equal after case folding and whitespace collapsing, else 1.
+
+Objective, lexicographic: (1) the most matched pairs among eligible pairs, (2) the least total
+cost (on a grid of ``1 / COST_SCALE``, so float noise cannot decide), (3) ties broken towards
+the least ``sum(pred_idx + gt_idx)`` (earlier predictions / ground truths first: of two identical
+duplicate predictions the first is matched), then by scipy's deterministic solver. The three
+levels are packed into one exact integer matrix (< 2**53, exactly representable in float64);
+for very large inputs the cost grid is coarsened to stay exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from src.datasets.records import DenseObject
+
+MIN_EXTENT = 1.0  # pixels
+COST_SCALE = 1_000_000  # cost resolution 1e-6
+_EXACT = 2**52
+
+
+@dataclass(frozen=True, slots=True)
+class MatchPair:
+    pred: int  # index into the predictions
+    gt: int  # index into the ground truth
+    iou: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    pairs: tuple[MatchPair, ...]  # sorted by pred index
+    unmatched_preds: tuple[int, ...]  # ascending
+    unmatched_gts: tuple[int, ...]  # ascending
+
+    def by_pred(self) -> dict[int, MatchPair]:
+        """``{pred_idx: pair}``."""
+        return {p.pred: p for p in self.pairs}
+
+    @property
+    def n_matched(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def n_fp(self) -> int:
+        return len(self.unmatched_preds)
+
+    @property
+    def n_fn(self) -> int:
+        return len(self.unmatched_gts)
+
+
+def comparison_boxes(objects: Sequence[DenseObject], min_extent: float = MIN_EXTENT) -> np.ndarray:
+    """``[n, 4]`` boxes (x1, y1, x2, y2) of the objects' points, each side >= ``min_extent``."""
+    boxes = np.array([o.bounds for o in objects], dtype=np.float64).reshape(-1, 4)
+    for lo, hi in ((0, 2), (1, 3)):
+        short = boxes[:, hi] - boxes[:, lo] < min_extent
+        centre = (boxes[short, lo] + boxes[short, hi]) / 2
+        boxes[short, lo] = centre - min_extent / 2
+        boxes[short, hi] = centre + min_extent / 2
+    return boxes
+
+
+def iou_matrix(preds: Sequence[DenseObject], gts: Sequence[DenseObject],
+               min_extent: float = MIN_EXTENT) -> np.ndarray:
+    """``[len(preds), len(gts)]`` IoU of comparison boxes; 0 where geometry kinds differ."""
+    a, b = comparison_boxes(preds, min_extent), comparison_boxes(gts, min_extent)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    same_kind = np.array([[p.kind == g.kind for g in gts] for p in preds], dtype=bool).reshape(iou.shape)
+    return np.where(same_kind, np.clip(iou, 0.0, 1.0), 0.0)
+
+
+def normalize_desc(desc: str) -> str:
+    return " ".join(desc.casefold().split())
+
+
+def desc_mismatch(preds: Sequence[DenseObject], gts: Sequence[DenseObject]) -> np.ndarray:
+    """``[n, m]`` 0/1: 1 where the normalized descs differ."""
+    g = [normalize_desc(o.desc) for o in gts]
+    return np.array([[float(normalize_desc(p.desc) != d) for d in g] for p in preds],
+                    dtype=np.float64).reshape(len(preds), len(gts))
+
+
+def _integer_weights(cost: np.ndarray, eligible: np.ndarray, max_cost: float) -> np.ndarray:
+    n, m = cost.shape
+    k = min(n, m)
+    tie_bound = k * (n + m - 2) + 1  # > any assignment's total tie term
+    scale = COST_SCALE
+    # total <= k * gate, gate = k * (q_max * tie_bound + tie_bound) + 1 ; keep it exact in float64
+    while scale > 1 and k * (k * (scale * max_cost + 1) * tie_bound + 1) * 2 >= _EXACT:
+        scale //= 10
+    q = np.rint(cost * scale).astype(np.int64)
+    tie = np.add.outer(np.arange(n, dtype=np.int64), np.arange(m, dtype=np.int64))
+    w = q * tie_bound + tie
+    gate = k * int(w[eligible].max() + 1) + 1
+    return np.where(eligible, w, gate)
+
+
+def match_objects(preds: Sequence[DenseObject], gts: Sequence[DenseObject], *,
+                  iou_threshold: float = 0.5, desc_weight: float = 0.0,
+                  min_extent: float = MIN_EXTENT) -> MatchResult:
+    """One-to-one matching of ``preds`` to ``gts`` (both in pixel coordinates); see the module doc."""
+    if not 0.0 <= iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
+    if not desc_weight >= 0.0:
+        raise ValueError(f"desc_weight must be >= 0, got {desc_weight}")
+    n, m = len(preds), len(gts)
+    if n == 0 or m == 0:
+        return MatchResult((), tuple(range(n)), tuple(range(m)))
+    iou = iou_matrix(preds, gts, min_extent)
+    eligible = (iou >= iou_threshold) & (iou > 0.0)
+    if not eligible.any():
+        return MatchResult((), tuple(range(n)), tuple(range(m)))
+    cost = 1.0 - iou
+    if desc_weight > 0.0:
+        cost = cost + desc_weight * desc_mismatch(preds, gts)
+    weights = _integer_weights(cost, eligible, 1.0 + desc_weight)
+    rows, cols = linear_sum_assignment(weights.astype(np.float64))
+    pairs = sorted((MatchPair(int(r), int(c), float(iou[r, c]))
+                    for r, c in zip(rows, cols) if eligible[r, c]), key=lambda p: p.pred)
+    used_p = {p.pred for p in pairs}
+    used_g = {p.gt for p in pairs}
+    return MatchResult(tuple(pairs), tuple(i for i in range(n) if i not in used_p),
+                       tuple(j for j in range(m) if j not in used_g))
+
+
+__all__ = [
+    "COST_SCALE",
+    "MIN_EXTENT",
+    "MatchPair",
+    "MatchResult",
+    "comparison_boxes",
+    "desc_mismatch",
+    "iou_matrix",
+    "match_objects",
+    "normalize_desc",
+]
