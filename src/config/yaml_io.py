@@ -20,7 +20,11 @@ from .errors import ConfigError, Problem
 from .paths import display_path
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser (about 8x faster) when PyYAML was built with it; same nodes, marks and resolvers.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):
     pass
 
 

@@ -1,0 +1,106 @@
+"""Command line of `scripts/config_tools/inspect_config.py` (also `python -m src.config.tools`).
+
+    inspect  --config P [--format json|yaml] [--explain] [--payload-only] [key.path=value ...]
+    diff     --left A --right B [--profile parity] [--format text|json]
+    validate [PATH ...]            (default: every YAML file under configs/)
+
+Exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences; 2 usage error or a
+config that cannot be loaded (missing file, YAML syntax error, bad extends, cycle). User mistakes
+print a message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .commands import UsageError, run_diff, run_inspect, run_validate
+from .loading import LoadError
+from .output import Printer
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+EPILOG = """\
+exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences;
+            2 usage error or a config that cannot be loaded.
+examples:
+  inspect --config configs/train/sft/dense_1024.yaml
+  inspect --config configs/train/sft/dense_1024.yaml --explain training.learning_rate=1e-4
+  diff --left configs/train/grpo/dense_2048.yaml --right configs/train/grpo/dense_2048_lowaug.yaml
+  diff --left old.yaml --right new.yaml --profile parity
+  validate                      (every YAML file under configs/)
+"""
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour and tables: auto (when stdout is a terminal), always, never")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Inspect, diff and validate resolved training configs.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{inspect,diff,validate}")
+
+    p = sub.add_parser("inspect", parents=[common], help="print the extends chain and the resolved config",
+                       description="Print the extends chain (low -> high precedence), then the resolved "
+                       "config as key-sorted JSON (default) or YAML.")
+    p.add_argument("--config", required=True, help="config file (relative to cwd, else to the repo root)")
+    p.add_argument("--format", choices=("json", "yaml"), default=None,
+                   help="payload format (default json; with --explain default is one line per key)")
+    p.add_argument("--explain", action="store_true",
+                   help="every leaf key with the file:line or override that set it and what it overrode")
+    p.add_argument("--payload-only", action="store_true", help="omit the '#' header lines (for piping)")
+    p.add_argument("overrides", nargs="*", metavar="key.path=value", help="command-line overrides")
+
+    d = sub.add_parser("diff", parents=[common], help="diff two resolved configs (and their fusion configs)",
+                       description="Deterministic diff of two resolved configs and of the fusion "
+                       "configs they point at. --profile parity splits allowed from forbidden "
+                       "differences and exits 1 on any forbidden one.")
+    d.add_argument("--left", required=True, help="old / reference config")
+    d.add_argument("--right", required=True, help="new config")
+    d.add_argument("--profile", choices=("parity",), default=None, help="classify differences (seed 001)")
+    d.add_argument("--format", choices=("text", "json"), default="text")
+
+    v = sub.add_parser("validate", parents=[common], help="resolve and validate configs",
+                       description="Resolve and validate each config (a folder means every YAML "
+                       "file below it); fusion configs use the fusion loader.")
+    v.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: configs/)")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
+    if args.command == "inspect":
+        return run_inspect(args.config, args.overrides, args.format, args.explain, args.payload_only, out, err)
+    if args.command == "diff":
+        return run_diff(args.left, args.right, args.profile, args.format, out, err)
+    return run_validate(args.paths, out)
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    out = Printer(sys.stdout, args.color)
+    err = Printer(sys.stderr, args.color)
+    try:
+        return _dispatch(args, out, err)
+    except LoadError as exc:
+        sys.stdout.flush()
+        err.line("\n".join([f"error: cannot load {exc.subject}"] + [f"- {p.render()}" for p in exc.problems]),
+                 "bad")
+        return EXIT_USAGE
+    except UsageError as exc:
+        sys.stdout.flush()
+        err.line(f"{parser.prog}: error: {exc}", "bad")
+        return EXIT_USAGE
+    except BrokenPipeError:  # `inspect ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,60 @@
+"""`validate`: the whole configs/ tree passes (part of the suite), bad files fail with the right code."""
+
+from __future__ import annotations
+
+from config_tools_helpers import VALIDATE_SCRIPT, run_script
+
+from src.config.paths import REPO_ROOT
+
+
+def _configs() -> list[str]:
+    return sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "configs").rglob("*.yaml"))
+
+
+def test_validate_whole_tree_passes(tool):
+    result = tool("validate")
+    configs = _configs()
+    assert result.code == 0, result.out
+    lines = result.out.splitlines()
+    assert [line.split()[1] for line in lines[:-1]] == configs  # one line per file, sorted
+    assert all(line.startswith("ok ") for line in lines[:-1])
+    assert lines[-1] == f"{len(configs)} configs checked: {len(configs)} ok, 0 invalid, 0 cannot be loaded"
+    by_name = {line.split()[1]: line for line in lines[:-1]}
+    assert "(layer, 1 file)" in by_name["configs/base.yaml"]
+    assert "(sft, runnable preset, 2 files)" in by_name["configs/train/sft/dense_1024.yaml"]
+    assert "fusion config" in by_name["configs/fusion/variants/bbu_rru_dense_1024.yaml"]
+
+
+def test_validate_a_folder_and_files(tool):
+    result = tool("validate", "configs/smoke", "configs/train/sft/dense_1024.yaml")
+    assert result.code == 0
+    assert len(result.out.splitlines()) == len([c for c in _configs() if c.startswith("configs/smoke/")]) + 2
+
+
+def test_invalid_file_exits_1_with_its_problems(tool, overlay):
+    bad = overlay("bad.yaml", "training:\n  learning_rate: fast\n")
+    result = tool("validate", "configs/train/sft/dense_1024.yaml", bad)
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0].startswith("ok ") and lines[1].startswith(f"INVALID  {bad.as_posix()}")
+    assert "training.learning_rate" in result.out and f"{bad.as_posix()}:3" in result.out
+    assert lines[-1] == "2 configs checked: 1 ok, 1 invalid, 0 cannot be loaded"
+
+
+def test_unloadable_file_exits_2(tool, tmp_path, overlay):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("training:\n  learning_rate: [1,\n", encoding="utf-8")
+    bad = overlay("bad.yaml", "training:\n  learning_rate: fast\n")
+    result = tool("validate", broken, bad, tmp_path / "missing.yaml")
+    assert result.code == 2
+    assert [line.split()[0] for line in result.out.splitlines() if line and not line.startswith(" ")][:3] == [
+        "ERROR", "INVALID", "ERROR"]
+    assert "invalid YAML" in result.out and "config file not found" in result.out
+    assert "Traceback" not in result.out + result.err
+
+
+def test_validate_sft_config_script_is_the_short_entry():
+    proc = run_script(script=VALIDATE_SCRIPT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1].endswith("0 invalid, 0 cannot be loaded")
+    assert "\x1b[" not in proc.stdout  # plain text when not a terminal
