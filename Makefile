@@ -27,8 +27,9 @@ artifacts: install
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_dense --train 64 --val 16 --seed 0
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_dense_b --train 48 --val 8 --seed 1
 
+# Re-running keeps the earlier smoke run: it moves to <run dir>/previous_runs/<time>/.
 smoke: artifacts
-	$(PY) -m src.sft --config $(SMOKE_CONFIG) $(OVERRIDES)
+	$(PY) -m src.sft --config $(SMOKE_CONFIG) --allow-existing-run-dir $(OVERRIDES)
 
 # pytest exits 5 when it collected nothing: for this project that means the suite is broken.
 test: artifacts

@@ -2,7 +2,9 @@
 
 Only orchestration lives here: load and validate the config (fast, no torch), then hand the
 typed config to the trainer dispatch, which builds model, template, datasets and trainer.
-A config mistake ends here with a readable message and exit code 2, before anything heavy loads.
+A config mistake ends here with a readable message and exit code 2, before anything heavy loads;
+so does a run directory that already holds another run (see src/provenance/rundir.py). Rank 0
+writes `run_manifest.json` into the run directory before the first optimizer step.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import sys
 
 from src.config import ConfigError, load_training_config
+from src.provenance import RunDirError, RunInterrupted
+from src.provenance.launch import open_run
 
 logger = logging.getLogger("src.sft")
 
@@ -26,7 +30,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "overrides", nargs="*", metavar="key.path=value",
         help="command-line overrides applied after the YAML layers (recorded as their own layer)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the last checkpoint in training.output_dir (same data order and RNG)")
+    parser.add_argument("--allow-existing-run-dir", action="store_true",
+                        help="start a new run in a used training.output_dir (the previous run moves to previous_runs/)")
+    return parser.parse_intermixed_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
-    except ConfigError as exc:
+        cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
+                                allow_existing=args.allow_existing_run_dir)
+    except (ConfigError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logger.info("config %s resolved (mode=%s, %d files)", args.config, cfg.mode, len(cfg.source.chain))
@@ -42,10 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     from src.trainers.dispatch import ModeNotAvailable, run_training  # heavy: after the config is valid
 
     try:
-        run_training(cfg)
-    except ModeNotAvailable as exc:
+        with session.track():
+            run_training(cfg)
+    except (ConfigError, ModeNotAvailable) as exc:  # found once the trainer stack is loaded
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RunInterrupted as exc:
+        print(f"{exc}; continue with --resume", file=sys.stderr)
+        return exc.exit_code
     return 0
 
 

@@ -22,7 +22,7 @@ from src.config.fusion import FusionSource, FusionTarget
 
 from .augmentation import AugmentationPipeline
 from .conversation import build_conversation
-from .fusion_dataset import FusionDataset, FusionMember, SampleContext
+from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, FusionMember, SampleContext
 from .jsonl_index import JsonlIndex
 from .records import DenseObject, Problem, Record, RecordError, RecordSource
 from .render import render_target
@@ -81,6 +81,15 @@ def _load_images(record: Record) -> list[Image.Image]:
     return images
 
 
+def _image_paths(record: Record) -> list[str]:
+    paths = record.image_paths()
+    for path in paths:
+        if not path.is_file():
+            where = record.source or RecordSource("<unknown>", 0)
+            raise RecordError([Problem(where.path, where.line, f"image not found: {path}")])
+    return [str(p) for p in paths]
+
+
 def augment_record(record: Record, images: list[Image.Image], policy: SamplePolicy,
                    ctx: SampleContext) -> tuple[Record, list[Image.Image]]:
     """Apply the entry's augmentation to a single-image record (image and every coordinate)."""
@@ -104,9 +113,12 @@ class SampleEncoder:
     policy: SamplePolicy
 
     def conversation(self, record: Record, ctx: SampleContext | None) -> dict[str, Any]:
-        images = _load_images(record)
-        if ctx is not None:
-            record, images = augment_record(record, images, self.policy, ctx)
+        if ctx is not None and self.policy.augmentation is not None:
+            record, images = augment_record(record, _load_images(record), self.policy, ctx)
+        else:
+            # Pixels unchanged: hand the template the paths, it decodes them itself as it does for plain
+            # ms-swift rows (a PIL image would be decoded here and deep-copied again by template.encode).
+            images = _image_paths(record)
         target = render_target(record, mode=self.policy.mode, coord_format=self.policy.coord_format,
                                ordering=self.policy.ordering, prefix=self.policy.prefix)
         return build_conversation(images, self.policy.user_prompt, target)
@@ -118,15 +130,19 @@ class SampleEncoder:
 class EncodedRecords(Dataset):
     """Every record of one JSONL, in file order, encoded without augmentation (evaluation)."""
 
-    def __init__(self, records: Sequence[Record], encoder: SampleEncoder) -> None:
+    def __init__(self, records: Sequence[Record], encoder: SampleEncoder, name: str | None = None) -> None:
         self.records = records
         self.encoder = encoder
+        self.name = name  # the fusion entry, carried like FusionDataset items (per-dataset telemetry)
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, i: int) -> MutableMapping[str, Any]:
-        return self.encoder.template.encode(self.encoder.conversation(self.records[i], None))
+        item = self.encoder.template.encode(self.encoder.conversation(self.records[i], None))
+        if self.name is not None:
+            item[DATASET_NAME_KEY] = self.name
+        return item
 
 
 def build_training_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionDataset, Dataset | None]:
@@ -144,7 +160,7 @@ def build_training_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionD
         seed=int(cfg.training.get("seed", 0)),
     )
     evals = [
-        EncodedRecords(JsonlIndex(t.val_path), SampleEncoder(template, sample_policy(cfg, t, train=False)))
+        EncodedRecords(JsonlIndex(t.val_path), SampleEncoder(template, sample_policy(cfg, t, train=False)), t.name)
         for t in fusion.targets
         if t.val_path is not None
     ]

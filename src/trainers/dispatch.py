@@ -25,11 +25,27 @@ def run_sft(cfg: TrainingConfig) -> dict[str, Any]:
     from .swift_pipeline import LauncherSft
 
     args = SftArguments(**build_swift_kwargs(cfg))
-    return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg)).main()
+    return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg),
+                       telemetry=cfg.custom.telemetry).main()
+
+
+def run_rlhf(cfg: TrainingConfig) -> dict[str, Any]:
+    """GKD / GRPO. Server mode is checked before ms-swift is imported: `RLHFArguments` connects at
+    construction. Config problems found here (server mode, reward names) raise `ConfigError`."""
+    from .server_mode import validate_server_mode
+
+    validate_server_mode(cfg)
+    if cfg.mode == "gkd":
+        from .gkd import run_gkd as runner
+    else:
+        from .grpo import run_grpo as runner
+    return runner(cfg)
 
 
 RUNNERS: dict[str, Callable[[TrainingConfig], dict[str, Any]]] = {
     "sft": run_sft,
+    "gkd": run_rlhf,
+    "grpo": run_rlhf,
 }
 
 

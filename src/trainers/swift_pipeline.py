@@ -15,7 +15,10 @@ from typing import Any
 from swift.pipelines.train.sft import SwiftSft
 from transformers import TrainerCallback
 
+from src.provenance import active_session
+
 from .callbacks import FusionScheduleCallback
+from .telemetry import install_telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +34,11 @@ class LauncherSft(SwiftSft):
         args,
         build_datasets: DatasetBuilder,
         callbacks: Sequence[TrainerCallback] = (),
+        telemetry: Any = None,  # custom.telemetry (per_dataset / per_token_type) or None
     ) -> None:
         self._build_datasets = build_datasets
         self._callbacks = list(callbacks)
+        self._telemetry = telemetry
         self.datasets: tuple[Any, Any] | None = None
         super().__init__(args)
 
@@ -52,6 +57,13 @@ class LauncherSft(SwiftSft):
         train_dataset = self.datasets[0] if self.datasets else None
         if hasattr(train_dataset, "set_epoch"):
             trainer.add_callback(FusionScheduleCallback(train_dataset))
+        session = active_session()  # run manifest: written at train begin, updated at saves and the end
+        if session is not None:
+            trainer.add_callback(session.callback(train_dataset))
         for callback in self._callbacks:
             trainer.add_callback(callback)
+        if self._telemetry is not None:  # per-dataset / per-token-type losses (src/trainers/telemetry)
+            install_telemetry(trainer, dataset_names=getattr(train_dataset, "names", ()),
+                              per_dataset=self._telemetry.per_dataset,
+                              per_token_type=self._telemetry.per_token_type)
         return super().train(trainer)

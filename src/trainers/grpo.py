@@ -1,0 +1,58 @@
+"""GRPO through ms-swift's `GRPOTrainer`, with the launcher's rows and reward functions.
+
+Rollouts: HF generation when `rlhf.use_vllm` is false (CPU smoke runs), vLLM colocate or server
+otherwise (server mode is validated before this module is reached, see `server_mode.py`).
+`rlhf.reward_funcs` names reward functions in ms-swift's registry (`swift.rewards.orms`); the
+project's own (dense_format, dense_parse, dense_loc_fbeta, dense_cat_f1, summary_format,
+summary_content) are registered by `src.rewards.register_rewards()`. They read the ground-truth
+columns of each row (`src/datasets/rl_rows.py`) as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from src.config import ConfigError, Problem, TrainingConfig
+
+REWARDS_MODULE = "src.rewards"
+
+
+def register_project_rewards() -> bool:
+    """Register the project's reward functions with ms-swift; False when `src.rewards` is absent."""
+    try:
+        module = importlib.import_module(REWARDS_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != REWARDS_MODULE:
+            raise
+        return False
+    module.register_rewards()
+    return True
+
+
+def check_reward_funcs(cfg: TrainingConfig, registry: dict[str, Any]) -> None:
+    """Every name in rlhf.reward_funcs resolves in `registry`; else a ConfigError naming the key."""
+    names = cfg.rlhf.get("reward_funcs") or []
+    missing = [n for n in names if n not in registry]
+    if missing:
+        key = "rlhf.reward_funcs"
+        raise ConfigError([Problem(
+            f"unknown reward function(s) {missing}; registered: {sorted(registry)}.", key=key,
+            where=cfg.source.where(key))], subject=cfg.source.display)
+
+
+def run_grpo(cfg: TrainingConfig) -> dict[str, Any]:
+    from swift import RLHFArguments
+    from swift.rewards import orms
+
+    from src.config.swift_args import build_swift_kwargs
+    from src.datasets.rl_rows import build_rl_datasets
+
+    from .rlhf_pipeline import LauncherRLHF
+
+    register_project_rewards()
+    check_reward_funcs(cfg, orms)
+    args = RLHFArguments(**build_swift_kwargs(cfg))
+    return LauncherRLHF(
+        args, build_datasets=lambda _template: build_rl_datasets(cfg, with_response=False)
+    ).main()
