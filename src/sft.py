@@ -37,9 +37,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_intermixed_args(argv)
 
 
+def setup_logging() -> None:
+    """Our own handler on the `src` logger: ms-swift resets the root handler to ERROR on import,
+    which would otherwise silence every progress line of the launcher."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("src")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
@@ -49,12 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logger.info("config %s resolved (mode=%s, %d files)", args.config, cfg.mode, len(cfg.source.chain))
 
+    from src.stage2.rollout import RolloutError
     from src.trainers.dispatch import ModeNotAvailable, run_training  # heavy: after the config is valid
 
     try:
         with session.track():
             run_training(cfg)
-    except (ConfigError, ModeNotAvailable) as exc:  # found once the trainer stack is loaded
+    except (ConfigError, ModeNotAvailable, RolloutError) as exc:  # found once the trainer stack loads
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RunInterrupted as exc:

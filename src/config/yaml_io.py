@@ -19,7 +19,6 @@ import yaml
 from .errors import ConfigError, Problem
 from .paths import display_path
 
-
 # libyaml's parser (about 8x faster) when PyYAML was built with it; same nodes, marks and resolvers.
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -42,10 +42,18 @@ def run_rlhf(cfg: TrainingConfig) -> dict[str, Any]:
     return runner(cfg)
 
 
+def run_stage2(cfg: TrainingConfig) -> dict[str, Any]:
+    """Stage-2 AB: channel A (ground truth) / channel B (own rollouts) per step (src/trainers/stage2_ab.py)."""
+    from .stage2_ab import run_stage2_ab
+
+    return run_stage2_ab(cfg)
+
+
 RUNNERS: dict[str, Callable[[TrainingConfig], dict[str, Any]]] = {
     "sft": run_sft,
     "gkd": run_rlhf,
     "grpo": run_rlhf,
+    "stage2_ab": run_stage2,
 }
 
 

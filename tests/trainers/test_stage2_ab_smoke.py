@@ -1,0 +1,107 @@
+"""stage2_ab end to end on CPU: the smoke preset, and the same run as two DDP ranks (torchrun, gloo)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+KEYS = ("stage2_ab/b_ratio_realized", "stage2_ab/channel_b/invalid_rollout",
+        "stage2_ab/channel_b/strict_drop/N_valid_pred", "stage2_ab/channel_b/strict_drop/N_drop_invalid")
+CONFIG = "configs/smoke/stage2_ab_tiny.yaml"
+BATCH = 2  # per_device_train_batch_size of the preset
+
+
+def _steps(out: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (out / "logging.jsonl").read_text().splitlines()]
+    return [r for r in rows if "loss" in r and "global_step/max_steps" in r]
+
+
+def _check_channels(steps: list[dict], ranks: int) -> None:
+    assert len(steps) >= 4
+    for s, row in enumerate(steps):
+        for key in KEYS:
+            assert math.isfinite(row[key]), (s, key)
+        channel_b = s % 2 == 1  # b_ratio 0.5: step 0 is A, step 1 is B, ...
+        assert row["stage2_ab/b_ratio_realized"] == pytest.approx(((s + 1) // 2) / (s + 1))
+        own, other = ("stage2_ab/loss_B", "stage2_ab/loss_A") if channel_b else ("stage2_ab/loss_A", "stage2_ab/loss_B")
+        assert other not in row
+        assert row[own] == pytest.approx(row["loss"], rel=1e-6)  # the channel's loss is the step's loss
+        if channel_b:
+            assert row["stage2_ab/channel_b/rollouts"] == BATCH * ranks
+            assert row["stage2_ab/channel_b/rollout/tokens_per_s"] > 0
+            assert row["stage2_ab/channel_b/rollout/seconds"] > 0
+        else:
+            assert row["stage2_ab/channel_b/rollouts"] == 0
+            assert row["stage2_ab/channel_b/strict_drop/N_valid_pred"] == 0
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, repo_root, tiny_coord_model_dir, synthetic_data_dir):
+    out = tmp_path_factory.mktemp("stage2_ab") / "run"
+    cmd = [sys.executable, "-m", "src.sft", "--config", CONFIG,
+           f"training.output_dir={out}", f"training.logging_dir={out}/tb"]
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "logging.jsonl").read_text().splitlines()]
+    return _steps(out), next(r["train_runtime"] for r in rows if "train_runtime" in r)
+
+
+def test_smoke_runs_both_channels_and_logs_their_losses_and_metrics(smoke):
+    steps, train_seconds = smoke
+    _check_channels(steps, ranks=1)
+    assert train_seconds < 100  # about 15 s on 2 idle CPU cores (model loading comes on top)
+    # the random-weight model writes nothing parseable: every rollout falls back to the ground truth
+    for row in steps[1::2]:
+        assert row["stage2_ab/channel_b/invalid_rollout"] == BATCH
+        assert row["stage2_ab/channel_b/rollout/generated_tokens"] > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory, repo_root, tiny_coord_model_dir, synthetic_data_dir):
+    """Two CPU ranks whose rollouts are rewritten per rank (tests/trainers/stage2_ab_skew.py)."""
+    base = tmp_path_factory.mktemp("stage2_ab_ddp")
+    out, ranks_dir = base / "run", base / "ranks"
+    ranks_dir.mkdir()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+           str(repo_root / "tests/trainers/stage2_ab_skew.py"), "--config", CONFIG,
+           f"training.output_dir={out}", f"training.logging_dir={out}/tb", "training.save_strategy='no'"]
+    # ACCELERATE_USE_CPU: without it accelerate sees no accelerator and runs every rank as a single
+    # process (no DDP); with it, transformers builds a MULTI_CPU (gloo) DDP run.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true",
+           "STAGE2_SKEW_LOG": str(ranks_dir)}
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    per_rank = {r: [json.loads(line) for line in (ranks_dir / f"rank{r}.jsonl").read_text().splitlines()]
+                for r in (0, 1)}
+    return _steps(out), per_rank, proc.stdout + proc.stderr
+
+
+def test_two_ranks_complete_with_different_valid_prediction_counts(two_ranks):
+    steps, per_rank, _ = two_ranks
+    assert len(steps) == 4  # one writer: rank 0 of a real DDP run (not two independent processes)
+    _check_channels(steps, ranks=2)
+    b_steps = steps[1::2]
+    assert len(per_rank[0]) == len(per_rank[1]) == len(b_steps)  # one Channel-B batch per B step per rank
+    for r0, r1, row in zip(per_rank[0], per_rank[1], b_steps):
+        assert r0["n_valid_pred"] != r1["n_valid_pred"]  # the ranks really saw different rollouts
+        assert row["stage2_ab/channel_b/strict_drop/N_valid_pred"] == r0["n_valid_pred"] + r1["n_valid_pred"]
+        assert row["stage2_ab/channel_b/strict_drop/N_drop_invalid"] == r0["n_drop_invalid"] + r1["n_drop_invalid"]
+        assert row["stage2_ab/channel_b/invalid_rollout"] == 0
+    # FP-neutral boxes made the ranks' Channel-B sequences differ in length: matching is exercised
+    assert all(row["stage2_ab/channel_b/match/fp"] > 0 for row in b_steps)
