@@ -75,7 +75,8 @@ def two_rank_log(tmp_path_factory, repo_root, fusion_log):
            "--config", "configs/smoke/sft_fusion_tiny.yaml", f"training.output_dir={out}",
            f"training.logging_dir={out}/tb", "training.max_steps=3", "training.eval_strategy='no'",
            "training.save_strategy='no'"]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    # ACCELERATE_USE_CPU: without it accelerate finds no accelerator and each rank trains alone.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=900, check=False, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return [json.loads(line) for line in (out / "logging.jsonl").read_text().splitlines()]
