@@ -43,8 +43,9 @@ test-fast: artifacts
 validate: install
 	$(PY) scripts/config_tools/inspect_config.py validate
 
+# Every benchmark, results appended to benchmarks/RESULTS.md, summary against the 15-minute budget.
 bench: artifacts
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) benchmarks/run_all.py
 
 lint: install
 	$(VENV)/bin/ruff check src scripts tests benchmarks

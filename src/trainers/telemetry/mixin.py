@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from .collator import DATASET_IDS_KEY, TOKEN_TYPES_KEY, UNKNOWN_DATASET, TelemetryCollator
 from .reduction import GroupLayout, all_reduce_sums, group_sums, metrics_from_sums
@@ -50,21 +49,36 @@ class TelemetryState:
             logger.warning("telemetry: %s", message)
 
 
+def _supervised_runs(row_mask: torch.Tensor) -> list[tuple[int, int]]:
+    """[start, end) of each run of consecutive True positions in a 1-D mask."""
+    pos = row_mask.nonzero(as_tuple=True)[0]
+    if pos.numel() == 0:
+        return []
+    breaks = (pos[1:] != pos[:-1] + 1).nonzero(as_tuple=True)[0] + 1
+    return [(int(run[0]), int(run[-1]) + 1) for run in torch.tensor_split(pos, breaks.tolist())]
+
+
 def token_loss_and_correct(logits: torch.Tensor, labels: torch.Tensor,
                            chunk_rows: int = CHUNK_ROWS) -> tuple[torch.Tensor, torch.Tensor]:
     """Per supervised token (``labels[..., 1:] != -100``, row-major): CE of the shifted
-    prediction and whether its argmax is right. Logits are upcast chunk by chunk."""
-    b, length, vocab = logits.shape
+    prediction and whether its argmax is right.
+
+    Supervised tokens come in contiguous spans (assistant turns), so the vocabulary-wide logits
+    are read as views of each span, ``chunk_rows`` rows at a time (upcast only when not float32):
+    CE = logsumexp(row) - row[target]. No gathered copy of the logits is made.
+    """
     sel = labels[:, 1:] != IGNORE_INDEX
-    rows_b, rows_l = sel.nonzero(as_tuple=True)
-    rows = rows_b * length + rows_l
-    target = labels[:, 1:][sel]
-    flat = logits.reshape(b * length, vocab)
     losses, hits = [], []
-    for r, t in zip(rows.split(chunk_rows), target.split(chunk_rows)):
-        lg = flat[r].float()  # advanced indexing: index_select is very slow on CPU here
-        losses.append(F.cross_entropy(lg, t, reduction="none"))
-        hits.append(lg.argmax(dim=-1) == t)
+    for b in range(labels.shape[0]):
+        for start, end in _supervised_runs(sel[b]):
+            for lo in range(start, end, chunk_rows):
+                hi = min(lo + chunk_rows, end)
+                lg = logits[b, lo:hi]
+                if lg.dtype != torch.float32:
+                    lg = lg.float()
+                target = labels[b, lo + 1: hi + 1]
+                losses.append(torch.logsumexp(lg, dim=-1) - lg.gather(1, target[:, None]).squeeze(1))
+                hits.append(lg.argmax(dim=-1) == target)
     if not losses:
         empty = logits.new_zeros(0, dtype=torch.float32)
         return empty, empty.bool()
