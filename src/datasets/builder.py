@@ -10,7 +10,7 @@ The eval set is every record of the targets' `val_jsonl`, in file order, never a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from src.config.fusion import FusionSource, FusionTarget
 
 from .augmentation import AugmentationPipeline
 from .conversation import build_conversation
-from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, FusionMember, SampleContext
+from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, FusionMember, SampleContext, Transform
 from .jsonl_index import JsonlIndex
 from .records import DenseObject, Problem, Record, RecordError, RecordSource
 from .render import render_target
@@ -145,23 +145,39 @@ class EncodedRecords(Dataset):
         return item
 
 
-def build_training_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionDataset, Dataset | None]:
+def build_fusion_datasets(
+    cfg: TrainingConfig,
+    train_transform: Callable[[FusionTarget | FusionSource], Transform],
+    eval_dataset: Callable[[FusionTarget], Dataset],
+) -> tuple[FusionDataset, Dataset | None]:
+    """The fusion config's train set (schedule from `training.seed`) and eval set (every target's
+    `val_jsonl`). Callers differ only in what a sample becomes: `train_transform(entry)` for the
+    entry's train records, `eval_dataset(target)` over a target's val records."""
     if cfg.fusion_config_path is None:
         raise ValueError("custom.fusion_config is not set: the preset names no training data")
     fusion = load_fusion_config(cfg.fusion_config_path)
 
     def member(entry: FusionTarget | FusionSource) -> FusionMember:
-        encoder = SampleEncoder(template, sample_policy(cfg, entry, train=True))
-        return FusionMember(entry.name, JsonlIndex(entry.train_path), entry.ratio, transform=encoder)
+        return FusionMember(entry.name, JsonlIndex(entry.train_path), entry.ratio, transform=train_transform(entry))
 
     train = FusionDataset(
         [member(t) for t in fusion.targets],
         [member(s) for s in fusion.sources],
         seed=int(cfg.training.get("seed", 0)),
     )
-    evals = [
-        EncodedRecords(JsonlIndex(t.val_path), SampleEncoder(template, sample_policy(cfg, t, train=False)), t.name)
-        for t in fusion.targets
-        if t.val_path is not None
-    ]
+    evals = [eval_dataset(t) for t in fusion.targets if t.val_path is not None]
     return train, (ConcatDataset(evals) if evals else None)
+
+
+def encoded_eval_records(cfg: TrainingConfig, template: Any, target: FusionTarget) -> EncodedRecords:
+    """A target's val records, teacher-forced and unaugmented (the SFT evaluation set)."""
+    return EncodedRecords(JsonlIndex(target.val_path), SampleEncoder(template, sample_policy(cfg, target, train=False)),
+                          target.name)
+
+
+def build_training_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionDataset, Dataset | None]:
+    return build_fusion_datasets(
+        cfg,
+        train_transform=lambda entry: SampleEncoder(template, sample_policy(cfg, entry, train=True)),
+        eval_dataset=lambda target: encoded_eval_records(cfg, template, target),
+    )

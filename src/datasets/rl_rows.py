@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from torch.utils.data import ConcatDataset, Dataset
+from torch.utils.data import Dataset
 
-from src.config import TrainingConfig, load_fusion_config
-from src.config.fusion import FusionSource, FusionTarget
+from src.config import TrainingConfig
 
-from .builder import SamplePolicy, _load_images, augment_record, sample_policy
+from .builder import SamplePolicy, _load_images, augment_record, build_fusion_datasets, sample_policy
 from .conversation import build_conversation
-from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, FusionMember, SampleContext
+from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, SampleContext
 from .jsonl_index import JsonlIndex
 from .records import Record
 from .render import render_prefix, render_target
@@ -114,22 +113,9 @@ class RecordRows(Dataset):
 
 def build_rl_datasets(cfg: TrainingConfig, *, with_response: bool) -> tuple[FusionDataset, Dataset | None]:
     """Train rows (fusion schedule, augmentation) and eval rows (targets' val_jsonl, in file order)."""
-    if cfg.fusion_config_path is None:
-        raise ValueError("custom.fusion_config is not set: the preset names no training data")
-    fusion = load_fusion_config(cfg.fusion_config_path)
-
-    def member(entry: FusionTarget | FusionSource) -> FusionMember:
-        builder = RowBuilder(sample_policy(cfg, entry, train=True), with_response)
-        return FusionMember(entry.name, JsonlIndex(entry.train_path), entry.ratio, transform=builder)
-
-    train = FusionDataset(
-        [member(t) for t in fusion.targets],
-        [member(s) for s in fusion.sources],
-        seed=int(cfg.training.get("seed", 0)),
+    return build_fusion_datasets(
+        cfg,
+        train_transform=lambda entry: RowBuilder(sample_policy(cfg, entry, train=True), with_response),
+        eval_dataset=lambda t: RecordRows(t.name, JsonlIndex(t.val_path),
+                                          RowBuilder(sample_policy(cfg, t, train=False), with_response)),
     )
-    evals = [
-        RecordRows(t.name, JsonlIndex(t.val_path), RowBuilder(sample_policy(cfg, t, train=False), with_response))
-        for t in fusion.targets
-        if t.val_path is not None
-    ]
-    return train, (ConcatDataset(evals) if evals else None)

@@ -18,12 +18,10 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from src.config import TrainingConfig, load_fusion_config
-from src.config.fusion import FusionSource, FusionTarget
+from src.config import TrainingConfig
 
-from .builder import EncodedRecords, SampleEncoder, sample_policy
-from .fusion_dataset import FusionDataset, FusionMember, SampleContext
-from .jsonl_index import JsonlIndex
+from .builder import build_fusion_datasets, encoded_eval_records, sample_policy
+from .fusion_dataset import FusionDataset, SampleContext
 from .records import DenseObject, Record
 from .rl_rows import GT_COLUMNS, PREFIX_COLUMN, RowBuilder
 
@@ -76,30 +74,12 @@ class Stage2Encoder:
 def build_stage2_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionDataset, Any]:
     """Train items (fusion schedule, augmentation, + Channel-B sources) and the SFT eval set
     (targets' val_jsonl, teacher-forced: evaluation loss is Channel A's)."""
-    if cfg.fusion_config_path is None:
-        raise ValueError("custom.fusion_config is not set: the preset names no training data")
-    fusion = load_fusion_config(cfg.fusion_config_path)
-
-    def member(entry: FusionTarget | FusionSource) -> FusionMember:
-        rows = RowBuilder(sample_policy(cfg, entry, train=True), with_response=True)
-        return FusionMember(entry.name, JsonlIndex(entry.train_path), entry.ratio,
-                            transform=Stage2Encoder(template, rows))
-
-    train = FusionDataset(
-        [member(t) for t in fusion.targets],
-        [member(s) for s in fusion.sources],
-        seed=int(cfg.training.get("seed", 0)),
+    return build_fusion_datasets(
+        cfg,
+        train_transform=lambda entry: Stage2Encoder(
+            template, RowBuilder(sample_policy(cfg, entry, train=True), with_response=True)),
+        eval_dataset=lambda target: encoded_eval_records(cfg, template, target),
     )
-    evals = [
-        EncodedRecords(JsonlIndex(t.val_path), SampleEncoder(template, sample_policy(cfg, t, train=False)), t.name)
-        for t in fusion.targets
-        if t.val_path is not None
-    ]
-    if not evals:
-        return train, None
-    from torch.utils.data import ConcatDataset
-
-    return train, ConcatDataset(evals)
 
 
 __all__ = ["STAGE2_KEY", "Stage2Encoder", "Stage2Source", "build_stage2_datasets"]
