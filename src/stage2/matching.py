@@ -1,10 +1,7 @@
 """Hungarian matching of Channel-B predictions to ground truth (pure; numpy + scipy).
 
-IoU (the same definition as ``src/rewards/matching.py``): every geometry is compared through the
-axis-aligned bounding box of its points (``bbox_2d`` is its own box; ``poly`` and ``line`` use the
-box of their points). A side shorter than ``min_extent`` pixels (a horizontal line, a point) is
-widened symmetrically to ``min_extent`` so the IoU is defined. Objects of different geometry
-kinds never overlap (IoU 0), so a ``poly`` is never matched to a ``bbox_2d``.
+IoU: the project's one definition, ``src/datasets/iou.py`` (boxes of the objects' points, thin
+sides widened; different geometry kinds never overlap, so a ``poly`` never matches a ``bbox_2d``).
 
 Eligibility (the gate): a pair may be matched iff ``iou >= iou_threshold`` and ``iou > 0``
 (disjoint objects are never a match, even with threshold 0).
@@ -28,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from src.datasets.iou import iou_matrix
 from src.datasets.records import DenseObject
 
-MIN_EXTENT = 1.0  # pixels
 COST_SCALE = 1_000_000  # cost resolution 1e-6
 _EXACT = 2**52
 
@@ -65,32 +62,6 @@ class MatchResult:
         return len(self.unmatched_gts)
 
 
-def comparison_boxes(objects: Sequence[DenseObject], min_extent: float = MIN_EXTENT) -> np.ndarray:
-    """``[n, 4]`` boxes (x1, y1, x2, y2) of the objects' points, each side >= ``min_extent``."""
-    boxes = np.array([o.bounds for o in objects], dtype=np.float64).reshape(-1, 4)
-    for lo, hi in ((0, 2), (1, 3)):
-        short = boxes[:, hi] - boxes[:, lo] < min_extent
-        centre = (boxes[short, lo] + boxes[short, hi]) / 2
-        boxes[short, lo] = centre - min_extent / 2
-        boxes[short, hi] = centre + min_extent / 2
-    return boxes
-
-
-def iou_matrix(preds: Sequence[DenseObject], gts: Sequence[DenseObject],
-               min_extent: float = MIN_EXTENT) -> np.ndarray:
-    """``[len(preds), len(gts)]`` IoU of comparison boxes; 0 where geometry kinds differ."""
-    a, b = comparison_boxes(preds, min_extent), comparison_boxes(gts, min_extent)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    same_kind = np.array([[p.kind == g.kind for g in gts] for p in preds], dtype=bool).reshape(iou.shape)
-    return np.where(same_kind, np.clip(iou, 0.0, 1.0), 0.0)
-
-
 def normalize_desc(desc: str) -> str:
     return " ".join(desc.casefold().split())
 
@@ -118,8 +89,7 @@ def _integer_weights(cost: np.ndarray, eligible: np.ndarray, max_cost: float) ->
 
 
 def match_objects(preds: Sequence[DenseObject], gts: Sequence[DenseObject], *,
-                  iou_threshold: float = 0.5, desc_weight: float = 0.0,
-                  min_extent: float = MIN_EXTENT) -> MatchResult:
+                  iou_threshold: float = 0.5, desc_weight: float = 0.0) -> MatchResult:
     """One-to-one matching of ``preds`` to ``gts`` (both in pixel coordinates); see the module doc."""
     if not 0.0 <= iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
@@ -128,7 +98,7 @@ def match_objects(preds: Sequence[DenseObject], gts: Sequence[DenseObject], *,
     n, m = len(preds), len(gts)
     if n == 0 or m == 0:
         return MatchResult((), tuple(range(n)), tuple(range(m)))
-    iou = iou_matrix(preds, gts, min_extent)
+    iou = iou_matrix(preds, gts)
     eligible = (iou >= iou_threshold) & (iou > 0.0)
     if not eligible.any():
         return MatchResult((), tuple(range(n)), tuple(range(m)))
@@ -147,10 +117,8 @@ def match_objects(preds: Sequence[DenseObject], gts: Sequence[DenseObject], *,
 
 __all__ = [
     "COST_SCALE",
-    "MIN_EXTENT",
     "MatchPair",
     "MatchResult",
-    "comparison_boxes",
     "desc_mismatch",
     "iou_matrix",
     "match_objects",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from src.datasets.coordjson import COORD_FORMATS
+from src.datasets.iou import comparison_box, object_iou
 from src.datasets.records import DenseObject
 from src.datasets.render import render_dense
 from src.rewards import (
@@ -21,7 +22,7 @@ from src.rewards import (
     loc_fbeta,
     objects_from_dicts,
 )
-from src.rewards.matching import comparison_box, match_at_threshold, object_iou
+from src.rewards.matching import match_at_threshold
 
 W, H = 256, 192
 GT = objects_from_dicts([

@@ -58,7 +58,8 @@ def test_lines_use_a_min_extent_box():
     pred = DenseObject("l", "line", (0, 5, 100, 5))
     gt = DenseObject("l", "line", (0, 5.2, 100, 5.2))
     iou = iou_matrix([pred], [gt])[0, 0]
-    assert iou == pytest.approx(80 / 120)
+    # comparison boxes 5 px tall (5% of the 100 px length): overlap 100 x 4.8 over 100 x 5.2
+    assert iou == pytest.approx(480 / 520)
     assert match_objects([pred], [gt]).pairs[0].gt == 0
 
 
