@@ -1,0 +1,188 @@
+"""Upstream API surfaces the launcher relies on, as data, plus a checker that takes a module object.
+
+Each :class:`Surface` names one class (or object) in an upstream module and what we need of it:
+methods with their leading parameter names, dataclass / pydantic fields, or mapping keys. The
+checker never imports anything itself: the caller passes the module (the real one in
+``tests/contracts``, a fake ``types.SimpleNamespace`` / ``types.ModuleType`` in the meta tests), so
+drift is reported as ``upstream surface `transformers.Trainer.compute_loss`: ...`` before a GPU hour
+is spent. The ms-swift argument fields have their own snapshot (``src/config/swift_fields.json``,
+``tests/config/test_swift_fields_contract.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    params: tuple[str, ...]  # expected parameter names, in order (``self`` included for methods)
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Surface:
+    module: str  # dotted module the caller resolves (e.g. "transformers")
+    attr: str  # attribute path inside it (e.g. "Trainer", "TrainerFactory.TRAINER_MAPPING")
+    methods: tuple[Method, ...] = ()
+    fields: tuple[str, ...] = ()  # dataclass / pydantic fields (or __init__ parameters)
+    keys: tuple[str, ...] = ()  # keys the object (a mapping) must contain
+    kind: str | None = None  # "mapping" | "class" when the object's type matters
+    why: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.module}.{self.attr}"
+
+
+class SurfaceDriftError(AssertionError):
+    """An upstream surface changed incompatibly (an AssertionError so pytest shows it plainly)."""
+
+
+SURFACES: tuple[Surface, ...] = (
+    Surface("transformers", "Trainer", why="telemetry mixin, callbacks and ms-swift's optimizer wiring", methods=(
+        Method("compute_loss", ("self", "model", "inputs", "return_outputs", "num_items_in_batch"),
+               "TelemetryMixin / GKDMonitorTrainer override it and call super() with these keywords"),
+        Method("log", ("self", "logs"), "TelemetryMixin.log adds the reduced sums, then super().log(logs, ...)"),
+        Method("training_step", ("self", "model", "inputs", "num_items_in_batch"),
+               "ms-swift and the stage2_ab trainer drive steps through it"),
+        Method("add_callback", ("self", "callback"), "LauncherSft.train installs our callbacks"),
+        Method("create_optimizer", ("self",), "vit_lr / aligner_lr parameter groups (ms-swift override)"),
+        Method("get_decay_parameter_names", ("self", "model"), "weight-decay split of the optimizer groups"),
+    )),
+    Surface("transformers", "TrainerCallback", kind="class", methods=(
+        Method("on_train_begin", ("self", "args", "state", "control")),
+        Method("on_epoch_begin", ("self", "args", "state", "control")),
+        Method("on_step_end", ("self", "args", "state", "control")),
+        Method("on_save", ("self", "args", "state", "control")),
+        Method("on_train_end", ("self", "args", "state", "control")),
+    ), why="FusionScheduleCallback and the provenance manifest callback"),
+    Surface("swift.pipelines.train.sft", "SwiftSft", why="LauncherSft overrides these", methods=(
+        Method("__init__", ("self", "args")),
+        Method("_prepare_dataset", ("self",), "our fusion datasets replace ms-swift's --dataset loading"),
+        Method("train", ("self", "trainer"), "our callbacks are added, then super().train(trainer)"),
+        Method("run", ("self",), "LauncherRLHF.run wraps it"),
+    )),
+    Surface("swift.pipelines.train.rlhf", "SwiftRLHF", methods=(Method("run", ("self",)),)),
+    Surface("swift.trainers", "TrainerFactory.TRAINER_MAPPING", kind="mapping", keys=("causal_lm", "gkd", "grpo"),
+            why="rlhf_pipeline.trainer_class swaps the 'module.Class' entry for our trainer classes"),
+    Surface("swift.rlhf_trainers", "GKDTrainer", why="GKDMonitorTrainer overrides these", methods=(
+        Method("compute_loss", ("self", "model", "inputs", "return_outputs", "num_items_in_batch")),
+        Method("_compute_jsd_loss", ("self", "student_logits", "teacher_output", "labels")),
+    )),
+    Surface("swift.rewards", "orms", kind="mapping", why="register_rewards() writes our reward classes into it"),
+    Surface("swift.rewards", "ORM", kind="class", methods=(Method("__call__", ("self",)),)),
+    Surface("swift.infer_engine.protocol", "RequestConfig", why="stage-2 rollout request (server_contract)",
+            fields=("max_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "n", "seed",
+                    "stream", "return_details")),
+    Surface("swift.infer_engine.protocol", "RolloutInferRequest", fields=("messages", "images"),
+            why="one rollout request per sample: Qwen3-VL messages + base64 images"),
+    Surface("swift.infer_engine.protocol", "RolloutOutput", fields=("response", "response_token_ids"),
+            why="POST /infer/ reply items"),
+    Surface("swift.infer_engine.protocol", "ChatCompletionResponse", fields=("model", "choices", "usage", "id",
+                                                                               "prompt_token_ids"),
+            why="return_details=True carries prompt_token_ids"),
+)
+
+
+def resolve_attr(module: Any, attr: str) -> Any:
+    obj = module
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _field_names(obj: Any) -> list[str] | None:
+    if dataclasses.is_dataclass(obj):
+        return [f.name for f in dataclasses.fields(obj)]
+    model_fields = getattr(obj, "model_fields", None)
+    if isinstance(model_fields, Mapping):
+        return list(model_fields)
+    try:
+        return [p for p in inspect.signature(obj).parameters if p not in ("self", "args", "kwargs")]
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_method(surface: Surface, obj: Any, method: Method) -> list[str]:
+    where = f"upstream surface `{surface.name}.{method.name}`"
+    fn = inspect.getattr_static(obj, method.name, None) if inspect.isclass(obj) else getattr(obj, method.name, None)
+    if fn is None:
+        return [f"{where}: missing (we rely on it: {method.why or surface.why})"]
+    fn = getattr(fn, "__func__", fn)
+    if not callable(fn):
+        return [f"{where}: is not callable ({type(fn).__name__})"]
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return []
+    names = [p.name for p in params.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    problems = []
+    missing = [p for p in method.params if p not in names]
+    if missing:
+        problems.append(f"{where}: parameter(s) {missing} missing; expected ({', '.join(method.params)}), "
+                        f"upstream has ({', '.join(names)})")
+    elif [n for n in names if n in method.params] != list(method.params):
+        problems.append(f"{where}: parameter order changed; expected ({', '.join(method.params)}), "
+                        f"upstream has ({', '.join(names)})")
+    new_required = [p.name for p in params.values() if p.name not in method.params
+                    and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if new_required:
+        problems.append(f"{where}: new required parameter(s) {new_required}; our callers do not pass them")
+    return problems
+
+
+def check_surface(surface: Surface, module: Any) -> list[str]:
+    """Problems (empty when compatible) of ``surface`` in ``module`` (a module object or a fake)."""
+    try:
+        obj = resolve_attr(module, surface.attr)
+    except AttributeError:
+        return [f"upstream surface `{surface.name}`: missing from {getattr(module, '__name__', surface.module)}"
+                + (f" (we rely on it: {surface.why})" if surface.why else "")]
+    problems: list[str] = []
+    if surface.kind == "mapping" and not isinstance(obj, Mapping):
+        problems.append(f"upstream surface `{surface.name}`: expected a mapping, got {type(obj).__name__}")
+    if surface.kind == "class" and not inspect.isclass(obj):
+        problems.append(f"upstream surface `{surface.name}`: expected a class, got {type(obj).__name__}")
+    if surface.keys and isinstance(obj, Mapping):
+        missing = [k for k in surface.keys if k not in obj]
+        if missing:
+            problems.append(f"upstream surface `{surface.name}`: key(s) {missing} missing; has {sorted(obj)}")
+    if surface.fields:
+        names = _field_names(obj)
+        missing = [f for f in surface.fields if names is None or f not in names]
+        if missing:
+            problems.append(f"upstream surface `{surface.name}`: field(s) {missing} missing; "
+                            f"has {names if names is not None else 'no inspectable fields'}")
+    for method in surface.methods:
+        problems.extend(_check_method(surface, obj, method))
+    return problems
+
+
+def assert_surfaces(surfaces: tuple[Surface, ...], modules: Mapping[str, Any]) -> None:
+    """Raise :class:`SurfaceDriftError` listing every incompatible surface (modules: name -> module)."""
+    problems = [p for s in surfaces for p in check_surface(s, modules[s.module])]
+    if problems:
+        raise SurfaceDriftError("upstream API drift (pinned stack: see pyproject.toml):\n  - "
+                                + "\n  - ".join(problems))
+
+
+def surfaces_of(module: str) -> tuple[Surface, ...]:
+    return tuple(s for s in SURFACES if s.module == module)
+
+
+__all__ = [
+    "SURFACES",
+    "Method",
+    "Surface",
+    "SurfaceDriftError",
+    "assert_surfaces",
+    "check_surface",
+    "resolve_attr",
+    "surfaces_of",
+]
