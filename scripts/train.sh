@@ -10,6 +10,9 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROG="train.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/launch_common.sh
+source "$REPO_ROOT/scripts/lib/launch_common.sh"
 
 usage() {
   cat <<'EOF'
@@ -33,14 +36,6 @@ Environment: PYTHON (interpreter; default: the active venv's python, else .venv/
 EOF
 }
 
-die() {
-  echo "train.sh: error: $*" >&2
-  exit 2
-}
-
-need_value() {
-  [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die "$1 needs a value (see --help)"
-}
 
 CONFIG="configs/debug.yaml"
 GPUS="${GPUS:-}"
@@ -75,20 +70,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 # ---------------------------------------------------------------- interpreter and config path
-if [[ -z "${PYTHON:-}" ]]; then
-  if [[ -n "${VIRTUAL_ENV:-}" ]] && command -v python >/dev/null 2>&1; then
-    PYTHON="python"
-  elif [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then
-    PYTHON="$REPO_ROOT/.venv/bin/python"
-  else
-    PYTHON="python3"
-  fi
-fi
+resolve_python
 
-if [[ -f "$CONFIG" ]]; then  # relative to the working directory: make it absolute before cd
-  CONFIG="$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")"
-fi
-CONFIG="${CONFIG#"$REPO_ROOT"/}"  # show repository paths relative to the root
+normalize_config_path
 cd "$REPO_ROOT"
 
 # ---------------------------------------------------------------- topology

@@ -15,6 +15,9 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROG="train_stage2.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/launch_common.sh
+source "$REPO_ROOT/scripts/lib/launch_common.sh"
 
 usage() {
   cat <<'EOF'
@@ -38,14 +41,6 @@ shutdown; default 30). Server log: <training.output_dir>/rollout_server.log.
 EOF
 }
 
-die() {
-  echo "train_stage2.sh: error: $*" >&2
-  exit 2
-}
-
-need_value() {
-  [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die "$1 needs a value (see --help)"
-}
 
 CONFIG=""
 SERVER_GPUS=""
@@ -92,19 +87,8 @@ done
 command -v setsid >/dev/null 2>&1 || die "setsid (util-linux) is required to give the server and learners their own process groups"
 
 # ---------------------------------------------------------------- interpreter and config path
-if [[ -z "${PYTHON:-}" ]]; then
-  if [[ -n "${VIRTUAL_ENV:-}" ]] && command -v python >/dev/null 2>&1; then
-    PYTHON="python"
-  elif [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then
-    PYTHON="$REPO_ROOT/.venv/bin/python"
-  else
-    PYTHON="python3"
-  fi
-fi
-if [[ -f "$CONFIG" ]]; then  # relative to the working directory: make it absolute before cd
-  CONFIG="$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")"
-fi
-CONFIG="${CONFIG#"$REPO_ROOT"/}"
+resolve_python
+normalize_config_path
 cd "$REPO_ROOT"
 LEARNER_SH="${TRAIN_SH:-$REPO_ROOT/scripts/train.sh}"
 
