@@ -41,6 +41,8 @@ TARGETS: dict[str, Target] = {
                                                     "tests/audit/test_invariants_geometry.py")),
     "coordjson": Target("src/datasets/coordjson.py", ("tests/datasets/test_coordjson.py",
                                                       "tests/audit/test_coordjson_diagnostics.py")),
+    "coordjson_syntax": Target("src/datasets/_coordjson_syntax.py", ("tests/datasets/test_coordjson.py",
+                                                                     "tests/audit/test_coordjson_diagnostics.py")),
     "packing": Target("src/datasets/packing.py", ("tests/datasets/test_packing.py",
                                                   "tests/audit/test_invariants_packing.py")),
     "targets": Target("src/stage2/targets.py", ("tests/stage2/test_targets.py",
