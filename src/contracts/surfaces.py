@@ -66,11 +66,11 @@ SURFACES: tuple[Surface, ...] = (
         Method("__init__", ("self", "args")),
         Method("_prepare_dataset", ("self",), "our fusion datasets replace ms-swift's --dataset loading"),
         Method("train", ("self", "trainer"), "our callbacks are added, then super().train(trainer)"),
-        Method("run", ("self",), "LauncherRLHF.run wraps it"),
+        Method("run", ("self",), "builds the trainer our train() override receives"),
     )),
     Surface("swift.pipelines.train.rlhf", "SwiftRLHF", methods=(Method("run", ("self",)),)),
     Surface("swift.trainers", "TrainerFactory.TRAINER_MAPPING", kind="mapping", keys=("causal_lm", "gkd", "grpo"),
-            why="rlhf_pipeline.trainer_class swaps the 'module.Class' entry for our trainer classes"),
+            why="ms-swift picks the trainer our trainer_extensions install variants on"),
     Surface("swift.rlhf_trainers", "GKDTrainer", why="GKDMonitorTrainer overrides these", methods=(
         Method("compute_loss", ("self", "model", "inputs", "return_outputs", "num_items_in_batch")),
         Method("_compute_jsd_loss", ("self", "student_logits", "teacher_output", "labels")),

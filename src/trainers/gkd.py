@@ -69,8 +69,9 @@ def completion_stats(
     return stats
 
 
-class GKDMonitorTrainer(GKDTrainer):
-    """ms-swift's GKD trainer that also logs KD loss vs SFT loss and token accuracies."""
+class GKDMonitorMixin:
+    """Put before ms-swift's GKD trainer in the MRO: also logs KD loss vs SFT loss and token
+    accuracies (installed on the constructed trainer by :func:`install_gkd_monitor`)."""
 
     _monitor_source: DataSource | None = None
 
@@ -104,9 +105,27 @@ class GKDMonitorTrainer(GKDTrainer):
                     metrics[f"gkd/{key}"].update(stats[key])
 
 
-def gkd_trainer_class(cfg: TrainingConfig) -> type | None:
-    """The trainer class for a GKD run: ours for gkd_monitor, ms-swift's otherwise (None)."""
-    return GKDMonitorTrainer if cfg.custom.trainer_variant == "gkd_monitor" else None
+class GKDMonitorTrainer(GKDMonitorMixin, GKDTrainer):
+    """ms-swift's GKD trainer with the monitor (what :func:`install_gkd_monitor` makes of a plain one)."""
+
+
+_MONITOR_CLASSES: dict[type, type] = {GKDTrainer: GKDMonitorTrainer}
+
+
+def install_gkd_monitor(trainer: Any) -> Any:
+    """Turn a constructed ms-swift GKD trainer into its monitor variant (no constructor state)."""
+    base = type(trainer)
+    if isinstance(trainer, GKDMonitorMixin):
+        raise RuntimeError(f"gkd_monitor is already installed on this {base.__name__}")  # noqa: TRY004
+    if base not in _MONITOR_CLASSES:
+        _MONITOR_CLASSES[base] = type(f"GKDMonitor{base.__name__}", (GKDMonitorMixin, base), {})
+    trainer.__class__ = _MONITOR_CLASSES[base]
+    return trainer
+
+
+def gkd_trainer_extensions(cfg: TrainingConfig) -> list:
+    """What a GKD run installs on ms-swift's trainer: the monitor for gkd_monitor, nothing otherwise."""
+    return [install_gkd_monitor] if cfg.custom.trainer_variant == "gkd_monitor" else []
 
 
 def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
@@ -121,5 +140,5 @@ def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
     return LauncherRLHF(
         args,
         build_datasets=lambda _template: build_rl_datasets(cfg, with_response=True),
-        trainer_cls=gkd_trainer_class(cfg),
+        trainer_extensions=gkd_trainer_extensions(cfg),
     ).main()

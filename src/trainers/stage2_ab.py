@@ -270,14 +270,10 @@ def run_stage2_ab(cfg: TrainingConfig) -> dict[str, Any]:
 
     from .swift_pipeline import LauncherSft
 
-    class Stage2Launcher(LauncherSft):
-        def train(self, trainer):
-            install_stage2_ab(trainer, cfg)  # before telemetry: its collator then wraps ours
-            return super().train(trainer)
-
     args = SftArguments(**build_swift_kwargs(cfg))
-    return Stage2Launcher(args, build_datasets=partial(build_stage2_datasets, cfg),
-                          telemetry=cfg.custom.telemetry).main()
+    return LauncherSft(args, build_datasets=partial(build_stage2_datasets, cfg),
+                       telemetry=cfg.custom.telemetry,
+                       trainer_extensions=[partial(install_stage2_ab, cfg=cfg)]).main()
 
 
 __all__ = ["LOSS_KEYS", "Stage2ABMixin", "Stage2Window", "install_stage2_ab", "reduce_window", "run_stage2_ab"]

@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 # (template) -> (train_dataset, eval_dataset or None)
 DatasetBuilder = Callable[[Any], tuple[Any, Any]]
+# Applied to the trainer ms-swift constructed, before training: turns it into our variant
+# (a mixin class + state, e.g. stage2_ab, gkd_monitor). The one way we customise ms-swift trainers.
+TrainerExtension = Callable[[Any], Any]
 
 
 class LauncherSft(SwiftSft):
@@ -35,10 +38,12 @@ class LauncherSft(SwiftSft):
         build_datasets: DatasetBuilder,
         callbacks: Sequence[TrainerCallback] = (),
         telemetry: Any = None,  # custom.telemetry (per_dataset / per_token_type) or None
+        trainer_extensions: Sequence[TrainerExtension] = (),
     ) -> None:
         self._build_datasets = build_datasets
         self._callbacks = list(callbacks)
         self._telemetry = telemetry
+        self._trainer_extensions = list(trainer_extensions)
         self.datasets: tuple[Any, Any] | None = None
         super().__init__(args)
 
@@ -62,6 +67,8 @@ class LauncherSft(SwiftSft):
             trainer.add_callback(session.callback(train_dataset))
         for callback in self._callbacks:
             trainer.add_callback(callback)
+        for extend in self._trainer_extensions:  # before telemetry: its collator then wraps theirs
+            extend(trainer)
         if self._telemetry is not None:  # per-dataset / per-token-type losses (src/trainers/telemetry)
             install_telemetry(trainer, dataset_names=getattr(train_dataset, "names", ()),
                               per_dataset=self._telemetry.per_dataset,

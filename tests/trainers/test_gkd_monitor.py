@@ -35,26 +35,19 @@ def test_completion_stats_on_shifted_supervised_tokens():
     assert "teacher_token_acc" not in completion_stats(student, labels, teacher, torch.tensor([[-100, 5, 6, -100, -100]]))
 
 
-def test_monitor_variant_selects_our_trainer_and_swaps_it_in_for_the_run():
-    from swift.trainers import TrainerFactory
+def test_monitor_variant_is_installed_on_ms_swifts_gkd_trainer():
+    from swift.rlhf_trainers import GKDTrainer
 
-    from src.trainers.gkd import GKDMonitorTrainer, gkd_trainer_class
-    from src.trainers.rlhf_pipeline import trainer_class
+    from src.trainers.gkd import GKDMonitorTrainer, gkd_trainer_extensions, install_gkd_monitor
 
     monitor = load_training_config("configs/smoke/gkd_tiny.yaml")
     plain = load_training_config("configs/smoke/gkd_tiny.yaml", ["custom.trainer_variant=null"])
-    assert gkd_trainer_class(monitor) is GKDMonitorTrainer and gkd_trainer_class(plain) is None
+    assert gkd_trainer_extensions(monitor) == [install_gkd_monitor] and gkd_trainer_extensions(plain) == []
 
-    class Args:
-        rlhf_type = "gkd"
-
-    before = TrainerFactory.TRAINER_MAPPING["gkd"]
-    with trainer_class("gkd", GKDMonitorTrainer):
-        assert TrainerFactory.get_trainer_cls(Args()) is GKDMonitorTrainer
-    assert TrainerFactory.TRAINER_MAPPING["gkd"] == before
-    with pytest.raises(RuntimeError), trainer_class("gkd", GKDMonitorTrainer):
-        raise RuntimeError("a failed run restores the mapping too")
-    assert TrainerFactory.TRAINER_MAPPING["gkd"] == before
+    trainer = object.__new__(GKDTrainer)  # the class ms-swift's TrainerFactory builds for gkd
+    assert install_gkd_monitor(trainer) is trainer and type(trainer) is GKDMonitorTrainer
+    with pytest.raises(RuntimeError, match="already installed"):
+        install_gkd_monitor(trainer)
 
 
 def test_dispatch_runs_gkd_and_grpo():
