@@ -60,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logger.info("config %s resolved (mode=%s, %d files)", args.config, cfg.mode, len(cfg.source.chain))
 
+    from src.audit.template_fingerprint import TemplateDriftError
     from src.stage2.rollout import RolloutError
     from src.trainers.dispatch import ModeNotAvailable, run_training  # heavy: after the config is valid
 
     try:
         with session.track():
             run_training(cfg)
-    except (ConfigError, ModeNotAvailable, RolloutError) as exc:  # found once the trainer stack loads
+    except (ConfigError, ModeNotAvailable, RolloutError, TemplateDriftError) as exc:  # found once the stack loads
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RunInterrupted as exc:

@@ -56,3 +56,16 @@ def test_config_mistake_fails_before_anything_heavy(repo_root, tmp_path):
     assert "training.learning_rat" in proc.stderr and "learning_rate" in proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert not {"torch", "transformers", "swift"} & imported
+
+
+def test_template_drift_stops_the_run_before_training(repo_root, tmp_path, tiny_model_dir, synthetic_data_dir):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "src.sft", "--config", "configs/smoke/sft_dense_tiny.yaml",
+           f"training.output_dir={out}", f"training.logging_dir={out}/tb",
+           "custom.template_fingerprint=0123456789abcdef"]  # a pin from a run whose template rendered otherwise
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert ("error: template/tokenizer drift for model" in proc.stderr
+            and "custom.template_fingerprint pins 0123456789abcdef" in proc.stderr)
+    assert not (out / "run_manifest.json").exists() and not list(out.glob("checkpoint-*"))

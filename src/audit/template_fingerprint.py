@@ -18,9 +18,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 FINGERPRINTS_PATH = Path(__file__).with_name("template_fingerprints.json")
 PROBE_IMAGE_SIZE = (64, 64)  # multiples of 32 and >= min_pixels of the tiny processor: no resize
@@ -92,12 +95,56 @@ def check_template_fingerprint(template: Any, model: str, expected: Mapping[str,
         if model not in recorded:
             raise TemplateDriftError(f"no recorded template fingerprint for model {model!r} in {path}")
         expected = recorded[model]
-    actual = template_fingerprint(template)
+    actual = _train_mode_fingerprint(template)
     tokenizer = getattr(template, "tokenizer", None)
     problem = compare(expected, actual, model, getattr(tokenizer, "decode", None))
     if problem:
         raise TemplateDriftError(problem)
     return actual
+
+
+def _train_mode_fingerprint(template: Any) -> dict[str, Any]:
+    """The probe's fingerprint in train mode (labels included), whatever mode the run's template is in."""
+    mode = getattr(template, "mode", "train")
+    if mode == "train":
+        return template_fingerprint(template)
+    template.set_mode("train")
+    try:
+        return template_fingerprint(template)
+    finally:
+        template.set_mode(mode)
+
+
+def verify_run_template(template: Any, expected: str | None, model: str) -> dict[str, Any]:
+    """The run-time guard (``custom.template_fingerprint``): fingerprint the run's template and compare.
+
+    ``expected``: ``None`` (record only), ``"recorded"`` (the committed fingerprint of the model
+    directory's name) or a sha256 hex digest / prefix (from a previous run's manifest). Raises
+    :class:`TemplateDriftError` on a mismatch; returns the record written into the run manifest."""
+    name = Path(str(model)).name
+    if expected == "recorded":
+        recorded = load_fingerprints()
+        if name not in recorded:
+            raise TemplateDriftError(
+                f"custom.template_fingerprint: recorded, but no fingerprint is recorded for model {name!r} in "
+                f"{FINGERPRINTS_PATH} (recorded: {', '.join(sorted(recorded)) or 'none'}). Record it with "
+                f"`python -m src.audit.template_fingerprint {model} --write`, or pin the sha256 from a previous "
+                "run's run_manifest.json (template_fingerprint.sha256).")
+        actual = check_template_fingerprint(template, name, expected=recorded[name])
+    else:
+        actual = _train_mode_fingerprint(template)
+        if expected is not None and not actual["sha256"].startswith(expected):
+            raise TemplateDriftError(
+                f"template/tokenizer drift for model {model!r}: custom.template_fingerprint pins {expected}, but "
+                f"this run's template renders the probe conversation to {actual['sha256']} ({actual['n_tokens']} "
+                "tokens). The chat template, tokenizer or image processor differs from the run the fingerprint came "
+                "from, which changes the training objective. Compare the package versions and model files with that "
+                "run's run_manifest.json; if the change is intended, set custom.template_fingerprint to the new value "
+                "(or null to only record it).")
+    logger.info("template fingerprint %s (%d probe tokens)%s", actual["sha256"][:12], actual["n_tokens"],
+                "" if expected is None else f", matches custom.template_fingerprint={expected[:12]}")
+    return {"sha256": actual["sha256"], "n_tokens": actual["n_tokens"], "image_grid_thw": actual["image_grid_thw"],
+            "pinned": expected}
 
 
 def build_template(model_dir: Path | str, config: str = "configs/smoke/sft_dense_tiny.yaml",

@@ -119,6 +119,24 @@ class CustomConfig(StrictModel):
     dump_conversation_text: bool = False
     dump_conversation_path: RepoPath | None = None
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    # Chat-template / tokenizer drift guard: the sha256 (or a >= 12-digit prefix) of the probe
+    # conversation's ids from a previous run's manifest (`template_fingerprint.sha256`), or
+    # "recorded" (src/audit/template_fingerprints.json, by model directory name); null = record only.
+    template_fingerprint: str | None = None
+
+    @field_validator("template_fingerprint", mode="before")
+    @classmethod
+    def _fingerprint(cls, value: object) -> str | None:
+        if value is None or value == "recorded":
+            return value
+        if not isinstance(value, str):
+            raise ValueError(  # noqa: TRY004 - pydantic reports ValueError, not TypeError
+                f"YAML read {value!r} as {type(value).__name__}, not a string: quote the digest (\"...\")")
+        digest = value.strip().lower()
+        if not 12 <= len(digest) <= 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"{value!r} is neither 'recorded' nor a sha256 hex digest (12 to 64 hex digits); copy "
+                             "`template_fingerprint.sha256` from a previous run's run_manifest.json")
+        return digest
 
     @field_validator("assistant_prefix_format")
     @classmethod

@@ -41,6 +41,16 @@ REQUIRED_LAUNCH_SETTINGS: tuple[str, ...] = (
 )
 FUSION_OWNED = ("data.dataset", "data.val_dataset", "data.cached_dataset", "data.cached_val_dataset")
 PROXY_ORIGIN = Origin("proxy", "global_max_length")
+# ms-swift dataset-stage switches that act inside the dataset preparation the launcher replaces with
+# its own fusion datasets: set, they would be ignored silently, so they are errors (with the way out).
+BYPASSED_DATA_SWITCHES = {
+    "data.packing": "the launcher's fusion datasets are scheduled and encoded lazily per epoch, so ms-swift's "
+                    "pre-encoded bin packing cannot apply; use template.padding_free: true (each batch becomes "
+                    "one packed row, checked at run time by src/trainers/packing_guard.py) and size batches "
+                    "with training.per_device_train_batch_size",
+    "data.streaming": "the launcher already reads JSONL lazily through an offset index (no full load); "
+                      "remove the key",
+}
 
 
 def _swift_name(section: str, key: str) -> str:
@@ -116,6 +126,11 @@ def _launch_problems(resolved: ResolvedConfig) -> list[Problem]:
     return problems
 
 
+def _bypassed_problems(resolved: ResolvedConfig) -> list[Problem]:
+    return [Problem(f"not supported: {why}.", key=k, where=resolved.where(k))
+            for k, why in BYPASSED_DATA_SWITCHES.items() if resolved.get(k, None) not in (None, False, MISSING)]
+
+
 def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None) -> list[Problem]:
     problems = [
         Problem("datasets come from custom.fusion_config; select them in the fusion config.",
@@ -159,6 +174,7 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
         implied, length_problems = implied_lengths(mode, resolved)
         problems += length_problems
     problems += _fusion_problems(resolved, typed.get("custom"))
+    problems += _bypassed_problems(resolved)
     if problems:
         raise ConfigError(problems, subject=resolved.display)
     assert mode is not None

@@ -185,24 +185,31 @@ class AugmentationPipeline:
 
     ``size_multiple`` (opt-in, e.g. 32 for Qwen3-VL with ``do_resize=false``): when the result's sides
     are not multiples of it (after rotate or crop), a final resize to the nearest multiples is applied
-    to image and coordinates (exact per-axis ratio) and recorded as an ``align`` op. It runs whenever
-    ops ran, never on a disabled or bypassed sample.
+    to image and coordinates (exact per-axis ratio) and recorded as an ``align`` op. ``max_pixels``
+    (``template.max_pixels``): an aligned result above it (after an upward scale) is resized down to
+    fit it (:func:`geometry.fit_pixels`) in the same step, so the template never resizes an augmented
+    image behind the coordinates' back. The step runs whenever ops ran, never on a disabled or
+    bypassed sample.
     """
 
-    def __init__(self, spec: AugmentationSpec, *, fill: Fill = 0, size_multiple: int | None = None) -> None:
+    def __init__(self, spec: AugmentationSpec, *, fill: Fill = 0, size_multiple: int | None = None,
+                 max_pixels: int | None = None) -> None:
         if size_multiple is not None and size_multiple <= 0:
             raise ValueError(f"size_multiple must be positive, got {size_multiple}")
+        if max_pixels is not None and size_multiple is None:
+            raise ValueError("max_pixels needs size_multiple (the cap keeps sides aligned)")
         self.spec = spec
         self.fill = fill
         self.size_multiple = size_multiple
+        self.max_pixels = max_pixels
 
     @classmethod
     def from_config(
-        cls, augmentation: Any, curriculum: Any = None, *, fill: Fill = 0, size_multiple: int | None = None
+        cls, augmentation: Any, curriculum: Any = None, *, fill: Fill = 0, size_multiple: int | None = None,
+        max_pixels: int | None = None,
     ) -> AugmentationPipeline:
-        return cls(
-            AugmentationSpec.from_config(augmentation, curriculum), fill=fill, size_multiple=size_multiple
-        )
+        return cls(AugmentationSpec.from_config(augmentation, curriculum), fill=fill, size_multiple=size_multiple,
+                   max_pixels=max_pixels)
 
     @property
     def active(self) -> bool:
@@ -232,6 +239,8 @@ class AugmentationPipeline:
         if self.size_multiple is not None:
             w, h = cur_image.size
             nw, nh = geometry.scaled_size(w, h, 1.0, self.size_multiple)
+            if self.max_pixels is not None and nw * nh > self.max_pixels:
+                nw, nh = geometry.fit_pixels(w, h, self.max_pixels, self.size_multiple)
             if (nw, nh) != (w, h):
                 cur_objects = geometry.resize(cur_objects, w, h, nw, nh)
                 cur_image = cur_image.resize((nw, nh), Image.Resampling.BILINEAR)

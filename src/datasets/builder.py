@@ -59,7 +59,8 @@ def sample_policy(cfg: TrainingConfig, entry: FusionTarget | FusionSource, train
     augment = None
     if train and entry.augmentation and custom.augmentation.enabled:
         augment = AugmentationPipeline.from_config(
-            custom.augmentation, custom.augmentation_curriculum, size_multiple=IMAGE_SIZE_MULTIPLE
+            custom.augmentation, custom.augmentation_curriculum, size_multiple=IMAGE_SIZE_MULTIPLE,
+            max_pixels=cfg.template.get("max_pixels"),
         )
         if not augment.active:
             augment = None

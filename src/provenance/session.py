@@ -62,6 +62,7 @@ class RunSession:
     global_step: int = 0
     count_base: dict[str, int] | None = field(default_factory=dict)  # realized before this launch
     launch_env: dict[str, str] = field(default_factory=environment)  # as launched (libraries edit os.environ)
+    template_fingerprint: dict[str, Any] | None = None  # set by the launcher once the template is built
 
     @property
     def run_dir(self) -> Path:
@@ -160,6 +161,7 @@ class RunSession:
         command = command_record(self.argv, self.overrides, self.flags)
         manifest = build_manifest(cfg, fusion, self.run_dir, command)
         manifest["environment"] = self.launch_env
+        manifest["template_fingerprint"] = self.template_fingerprint
         chains = [("training", cfg.chain)] + ([("fusion", fusion.chain)] if fusion is not None else [])
         manifest["config"]["files"] = copy_chain(self.run_dir, chains)
         if self.plan.resume_from is not None:
@@ -190,7 +192,13 @@ class RunSession:
             "version_changes": {k: [old_versions.get(k), v] for k, v in versions.items() if old_versions.get(k) != v},
             "expected_counts_changed": expected != manifest["datasets"].get("expected_counts"),
             "realized_counts_base": self.count_base,
+            "template_fingerprint": self.template_fingerprint,
         }
+        before = (manifest.get("template_fingerprint") or {}).get("sha256")
+        after = (self.template_fingerprint or {}).get("sha256")
+        if before and after and before != after:
+            logger.warning("resuming with a chat template / tokenizer that renders differently from the recorded run "
+                           "(template fingerprint %s -> %s): the training objective changed", before[:12], after[:12])
         if entry["config_changes"]:
             logger.warning("resuming with a config that differs from the recorded one at: %s",
                            ", ".join(entry["config_changes"]))

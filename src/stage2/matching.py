@@ -73,18 +73,33 @@ def desc_mismatch(preds: Sequence[DenseObject], gts: Sequence[DenseObject]) -> n
                     dtype=np.float64).reshape(len(preds), len(gts))
 
 
-def _integer_weights(cost: np.ndarray, eligible: np.ndarray, max_cost: float) -> np.ndarray:
-    n, m = cost.shape
-    k = min(n, m)
-    tie_bound = k * (n + m - 2) + 1  # > any assignment's total tie term
+def tie_bound(n: int, m: int) -> int:
+    """An upper bound (exclusive) on the tie term ``sum(pred_idx + gt_idx)`` of any assignment."""
+    return min(n, m) * (n + m - 2) + 1
+
+
+def cost_scale(n: int, m: int, max_cost: float) -> int:
+    """The cost grid (``1 / scale``) for an ``n x m`` problem with costs in ``[0, max_cost]``: the finest
+    power of ten up to :data:`COST_SCALE` at which the packed weight of any assignment stays below
+    ``2**52`` with a 2x margin (so float64 sums are exact); coarser only for very large inputs."""
+    k, tb = min(n, m), tie_bound(n, m)
     scale = COST_SCALE
-    # total <= k * gate, gate = k * (q_max * tie_bound + tie_bound) + 1 ; keep it exact in float64
-    while scale > 1 and k * (k * (scale * max_cost + 1) * tie_bound + 1) * 2 >= _EXACT:
+    # an assignment's total <= k * gate, gate <= k * (scale * max_cost + 1) * tie_bound + 1
+    while scale > 1 and k * (k * (scale * max_cost + 1) * tb + 1) * 2 >= _EXACT:
         scale //= 10
-    q = np.rint(cost * scale).astype(np.int64)
+    return scale
+
+
+def _integer_weights(cost: np.ndarray, eligible: np.ndarray, max_cost: float) -> np.ndarray:
+    """One exact integer matrix for the lexicographic objective: quantized cost first, the tie term
+    second (``cost * tie_bound + i + j``); ineligible pairs get a gate larger than any eligible
+    assignment's total, so the solver maximizes the number of eligible pairs first."""
+    n, m = cost.shape
+    tb = tie_bound(n, m)
+    q = np.rint(cost * cost_scale(n, m, max_cost)).astype(np.int64)
     tie = np.add.outer(np.arange(n, dtype=np.int64), np.arange(m, dtype=np.int64))
-    w = q * tie_bound + tie
-    gate = k * int(w[eligible].max() + 1) + 1
+    w = q * tb + tie
+    gate = min(n, m) * int(w[eligible].max() + 1) + 1
     return np.where(eligible, w, gate)
 
 
@@ -119,6 +134,7 @@ __all__ = [
     "COST_SCALE",
     "MatchPair",
     "MatchResult",
+    "cost_scale",
     "desc_mismatch",
     "iou_matrix",
     "match_objects",

@@ -141,4 +141,5 @@ def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
         args,
         build_datasets=lambda _template: build_rl_datasets(cfg, with_response=True),
         trainer_extensions=gkd_trainer_extensions(cfg),
+        template_fingerprint=cfg.custom.template_fingerprint,
     ).main()

@@ -15,9 +15,11 @@ from typing import Any
 from swift.pipelines.train.sft import SwiftSft
 from transformers import TrainerCallback
 
+from src.audit.template_fingerprint import verify_run_template
 from src.provenance import active_session
 
 from .callbacks import FusionScheduleCallback
+from .packing_guard import install_packing_guard
 from .telemetry import install_telemetry
 
 logger = logging.getLogger(__name__)
@@ -39,13 +41,24 @@ class LauncherSft(SwiftSft):
         callbacks: Sequence[TrainerCallback] = (),
         telemetry: Any = None,  # custom.telemetry (per_dataset / per_token_type) or None
         trainer_extensions: Sequence[TrainerExtension] = (),
+        template_fingerprint: str | None = None,  # custom.template_fingerprint
     ) -> None:
         self._build_datasets = build_datasets
+        self._template_fingerprint = template_fingerprint
         self._callbacks = list(callbacks)
         self._telemetry = telemetry
         self._trainer_extensions = list(trainer_extensions)
         self.datasets: tuple[Any, Any] | None = None
         super().__init__(args)
+
+    def _prepare_template(self) -> None:
+        # ms-swift builds the template right after the model; a drifted chat template / tokenizer
+        # stops the run here, before any dataset is built or step is taken.
+        super()._prepare_template()
+        record = verify_run_template(self.template, self._template_fingerprint, model=self.args.model)
+        session = active_session()
+        if session is not None:
+            session.template_fingerprint = record
 
     def _prepare_dataset(self):
         train_dataset, eval_dataset = self._build_datasets(self.template)
@@ -67,6 +80,7 @@ class LauncherSft(SwiftSft):
             trainer.add_callback(session.callback(train_dataset))
         for callback in self._callbacks:
             trainer.add_callback(callback)
+        install_packing_guard(trainer)  # padding-free rows: labels / positions / boundaries checked per batch
         for extend in self._trainer_extensions:  # before telemetry: its collator then wraps theirs
             extend(trainer)
         if self._telemetry is not None:  # per-dataset / per-token-type losses (src/trainers/telemetry)

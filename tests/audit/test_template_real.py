@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -18,8 +19,10 @@ from src.audit.template_fingerprint import (
     build_template,
     check_template_fingerprint,
     load_fingerprints,
+    verify_run_template,
 )
-from src.datasets import geometry as G
+from src.config.schema_custom import AugmentationConfig
+from src.datasets.augmentation import AugmentationPipeline
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +46,21 @@ def test_smoke_data_is_encoded_at_its_declared_size(template, synthetic_data_dir
                                  [(rec["width"], rec["height"])])
 
 
-@pytest.mark.parametrize("factor", [0.75, 1.0, pytest.param(1.25, marks=pytest.mark.xfail(strict=True, reason=(
-    "FINDING (issue 9): the scale op can grow an image past template.max_pixels (smoke: 65536 px; "
-    "256x192 x1.25 -> 320x256 = 81920 px) and ms-swift then resizes it to 288x224. Harmless for norm1000 / "
-    "coord_tokens (normalised coordinates), wrong for coord_format=pixel. Cap scaled sizes at max_pixels.")))])
+@pytest.mark.parametrize("factor", [0.75, 1.0, 1.25, 2.0])
 def test_augmented_scale_sizes_are_encoded_as_is(template, factor) -> None:
-    w, h = G.scaled_size(256, 192, factor)  # the scale op's output size (multiples of 32)
-    enc = _encode(template, [Image.new("RGB", (w, h), (10, 20, 30))])
-    check_no_training_resize(f"scale op x{factor}", enc["image_grid_thw"].tolist(), [(w, h)])
+    # 256x192 x1.25 -> 320x256 = 81920 px exceeds the smoke max_pixels (65536): the pipeline's align step
+    # must bring it within budget itself (with the coordinates), or ms-swift would resize it unseen.
+    max_pixels = 65536
+    aug = AugmentationConfig(enabled=True, ops=[{"name": "scale", "prob": 1.0, "min_scale": factor,
+                                                 "max_scale": factor}])
+    pipeline = AugmentationPipeline.from_config(aug, size_multiple=32, max_pixels=max_pixels)
+    objects = [{"desc": "box", "bbox_2d": [32.0, 32.0, 224.0, 160.0]}]
+    out = pipeline(Image.new("RGB", (256, 192), (10, 20, 30)), objects, np.random.default_rng(0))
+    assert out.width * out.height <= max_pixels and out.width % 32 == 0 and out.height % 32 == 0
+    sx, sy = out.width / 256, out.height / 192
+    assert out.objects[0]["bbox_2d"] == pytest.approx([32 * sx, 32 * sy, 224 * sx, 160 * sy])
+    enc = _encode(template, [out.image])
+    check_no_training_resize(f"scale op x{factor}", enc["image_grid_thw"].tolist(), [(out.width, out.height)])
 
 
 def test_template_fingerprint_matches_the_recorded_one(template, tiny_model_dir) -> None:
@@ -73,3 +83,37 @@ def test_meta_tokenizer_drift_fails_fast(template, tiny_model_dir) -> None:
     expected["sha256"] = "0" * 64
     with pytest.raises(TemplateDriftError, match=r"template/tokenizer drift .* input_ids differ at position 5"):
         check_template_fingerprint(template, tiny_model_dir.name, expected=expected)
+
+
+# ------------------------------------------------------------------- run-time guard (custom.template_fingerprint)
+
+
+def test_run_guard_records_without_a_pin_and_accepts_the_recorded_digest(template, tiny_model_dir) -> None:
+    recorded = load_fingerprints()[tiny_model_dir.name]
+    record = verify_run_template(template, None, model=str(tiny_model_dir))
+    assert record == {"sha256": recorded["sha256"], "n_tokens": recorded["n_tokens"],
+                      "image_grid_thw": recorded["image_grid_thw"], "pinned": None}
+    for pin in (recorded["sha256"], recorded["sha256"][:12], "recorded"):
+        assert verify_run_template(template, pin, model=str(tiny_model_dir))["sha256"] == recorded["sha256"]
+
+
+def test_run_guard_stops_on_a_different_pin(template, tiny_model_dir) -> None:
+    with pytest.raises(TemplateDriftError, match=r"custom\.template_fingerprint pins 0123456789ab, but this run's "
+                                                 r"template renders the probe conversation to [0-9a-f]{64} \(67 tokens\)"):
+        verify_run_template(template, "0123456789ab", model=str(tiny_model_dir))
+
+
+def test_run_guard_names_the_missing_recording(template, tmp_path) -> None:
+    with pytest.raises(TemplateDriftError, match=r"no fingerprint is recorded for model 'my-model' .*\(recorded: "
+                                                 r"tiny-qwen3-vl.*--write"):
+        verify_run_template(template, "recorded", model=str(tmp_path / "my-model"))
+
+
+def test_run_guard_fingerprints_in_train_mode_and_restores_the_mode(template, tiny_model_dir) -> None:
+    recorded = load_fingerprints()[tiny_model_dir.name]
+    template.set_mode("transformers")  # inference mode drops the labels
+    try:
+        assert verify_run_template(template, "recorded", model=str(tiny_model_dir))["sha256"] == recorded["sha256"]
+        assert template.mode == "transformers"
+    finally:
+        template.set_mode("train")

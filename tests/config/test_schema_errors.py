@@ -174,3 +174,39 @@ def test_modes_of_the_smoke_presets():
     }
     assert modes == {"sft_dense_tiny": "sft", "gkd_tiny": "gkd", "grpo_dense_tiny": "grpo",
                      "stage2_ab_tiny": "stage2_ab"}
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("recorded", "recorded"),
+    ("581830BE663A", "581830be663a"),  # a 12-digit prefix, case-insensitive
+    ("5a" * 32, "5a" * 32),
+    ("null", None),
+])
+def test_template_fingerprint_accepts_a_digest_or_recorded(value, expected):
+    cfg = load_training_config(REPO_ROOT / "configs/smoke/sft_dense_tiny.yaml",
+                               [f"custom.template_fingerprint={value}"])
+    assert cfg.custom.template_fingerprint == expected
+
+
+@pytest.mark.parametrize("value", ["abc123", "recorde", "g" * 64, "5a" * 32 + "5"])
+def test_template_fingerprint_rejects_anything_else(value):
+    text = _error(REPO_ROOT / "configs/smoke/sft_dense_tiny.yaml", [f"custom.template_fingerprint={value}"])
+    assert "custom.template_fingerprint" in text
+    assert "neither 'recorded' nor a sha256 hex digest" in text and "run_manifest.json" in text
+
+
+def test_template_fingerprint_read_as_a_number_asks_for_quotes():
+    text = _error(REPO_ROOT / "configs/smoke/sft_dense_tiny.yaml", ["custom.template_fingerprint=581830123456"])
+    assert "custom.template_fingerprint" in text and "YAML read 581830123456 as int, not a string: quote the digest" in text
+
+
+@pytest.mark.parametrize("key,hint", [("data.packing", "use template.padding_free: true"),
+                                      ("data.streaming", "offset index")])
+def test_dataset_switches_the_launcher_replaces_are_refused_not_ignored(key, hint):
+    text = _error(REPO_ROOT / "configs/smoke/sft_dense_tiny.yaml", [f"{key}=true"])
+    assert f"- {key} (override:{key}=true): not supported: " in text and hint in text
+
+
+def test_dataset_switches_left_off_are_fine():
+    cfg = load_training_config(REPO_ROOT / "configs/smoke/sft_dense_tiny.yaml", ["data.packing=false"])
+    assert cfg.mode == "sft"

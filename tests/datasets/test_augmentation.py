@@ -261,6 +261,23 @@ def test_size_multiple_aligns_after_rotate_and_crop():
     assert bypassed(noise_image(size=(100, 70)), OBJECTS, np.random.default_rng(0)).image.size == (100, 70)
 
 
+def test_max_pixels_caps_upward_scales_in_the_align_step():
+    ops = [{"name": "scale", "prob": 1, "min_scale": 1.6, "max_scale": 1.6}]
+    plain = pipeline(ops)(noise_image(), OBJECTS, np.random.default_rng(0))
+    pw, ph = plain.image.size
+    budget = (pw * ph) // 2
+    pipe = AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=budget)
+    res = pipe(noise_image(), OBJECTS, np.random.default_rng(0))
+    (w, h) = res.image.size
+    assert (w, h) == G.fit_pixels(pw, ph, budget) and w * h <= budget
+    assert res.applied_names == ["scale", "align"] and res.applied[-1].params == {"width": w, "height": h}
+    assert res.objects == G.resize(plain.objects, pw, ph, w, h)
+    within = AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=pw * ph)
+    assert within(noise_image(), OBJECTS, np.random.default_rng(0)).applied_names == ["scale"]
+    with pytest.raises(ValueError, match="max_pixels needs size_multiple"):
+        AugmentationPipeline.from_config({"enabled": True, "ops": ops}, max_pixels=budget)
+
+
 def test_color_never_changes_geometry():
     img = noise_image()
     params = {"brightness": 0.5, "contrast": 0.5, "saturation": 0.5}

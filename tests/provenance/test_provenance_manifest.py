@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 TOP_LEVEL = {
     "schema_version", "created_at", "created_at_step", "run", "command", "config", "versions",
     "ms_swift_source", "project_git", "environment", "hardware", "datasets", "rollout_server",
-    "checkpoints", "realized_counts", "resumes", "status",
+    "checkpoints", "realized_counts", "resumes", "status", "template_fingerprint",
 }
 NAMED_PACKAGES = {"python", "torch", "transformers", "ms-swift", "trl", "peft", "vllm", "deepspeed"}
 
@@ -44,6 +44,15 @@ def test_every_field_is_present_and_written_before_the_first_step(manifest, refe
     assert manifest["run"] == {"run_name": "smoke_sft_dense_tiny", "mode": "sft",
                                "output_dir": str(reference_run.out), "seed": 42}
     assert not list(reference_run.out.glob(".run_manifest.json.*")), "a temporary file was left behind"
+
+
+def test_template_fingerprint_is_checked_and_recorded(manifest, reference_run):
+    from src.audit.template_fingerprint import load_fingerprints
+
+    recorded = load_fingerprints()["tiny-qwen3-vl"]
+    assert manifest["template_fingerprint"] == {"sha256": recorded["sha256"], "n_tokens": recorded["n_tokens"],
+                                                "image_grid_thw": recorded["image_grid_thw"], "pinned": "recorded"}
+    assert f"template fingerprint {recorded['sha256'][:12]} (67 probe tokens)" in reference_run.proc.stderr
 
 
 def test_versions_are_the_installed_ones(manifest):

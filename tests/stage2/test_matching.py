@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from src.datasets.records import DenseObject
-from src.stage2.matching import COST_SCALE, MatchPair, iou_matrix, match_objects
+from src.stage2 import matching
+from src.stage2.matching import COST_SCALE, MatchPair, cost_scale, iou_matrix, match_objects, normalize_desc
 
 
 def box(x1, y1, x2, y2, desc="obj") -> DenseObject:
@@ -97,8 +98,28 @@ def test_desc_term_ranks_eligible_pairs():
 
 @pytest.mark.parametrize("kwargs", [{"iou_threshold": 1.5}, {"iou_threshold": -0.1}, {"desc_weight": -1.0}])
 def test_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=rf"{name} must be .*got {kwargs[name]}"):
         match_objects([box(0, 0, 1, 1)], [box(0, 0, 1, 1)], **kwargs)
+
+
+def test_threshold_one_accepts_only_identical_geometry():
+    r = match_objects([box(0, 0, 10, 10), box(0, 0, 10, 11)], [box(0, 0, 10, 11)], iou_threshold=1.0)
+    assert [(p.pred, p.gt) for p in r.pairs] == [(1, 0)]
+
+
+def test_desc_normalization_folds_case_and_collapses_whitespace():
+    assert normalize_desc("  Red\t BOX \n") == "red box"
+    r = match_objects([box(0, 0, 10, 10, "Red  Box")], [box(0, 0, 10, 10, "red box")], desc_weight=5.0)
+    assert r.n_matched == 1
+
+
+def test_one_cost_grid_step_outranks_the_index_tie_break():
+    # pred 0 may take gt 0 (earlier) or gt 1 (cheaper by one grid step): cost decides, not the index
+    cost = np.array([[0.5, 0.5 - 1 / COST_SCALE]])
+    weights = matching._integer_weights(cost, np.ones_like(cost, dtype=bool), 1.0)
+    rows, cols = matching.linear_sum_assignment(weights.astype(np.float64))
+    assert (rows.tolist(), cols.tolist()) == ([0], [1])
 
 
 def _brute_force(iou, cost, eligible):
@@ -149,3 +170,47 @@ def test_large_inputs_stay_exact_and_fast():
     preds, gts = _random_boxes(rng, 300), _random_boxes(rng, 300)
     r = match_objects(preds, gts, iou_threshold=0.3)
     assert len({p.gt for p in r.pairs}) == len(r.pairs) and all(p.iou >= 0.3 for p in r.pairs)
+
+
+@pytest.mark.parametrize("n,m,max_cost", [(1, 1, 1.0), (60, 60, 1.0), (200, 200, 1.0), (400, 300, 1.0),
+                                          (300, 400, 3.0), (1000, 1000, 1.5)])
+def test_cost_grid_is_exact_and_only_as_coarse_as_needed(n, m, max_cost, monkeypatch):
+    k = min(n, m)
+    scale = cost_scale(n, m, max_cost)
+    assert isinstance(scale, int) and scale >= 1 and COST_SCALE % scale == 0
+    assert str(scale).rstrip("0") == "1", f"grid {scale} is not a power of ten"
+    worst = np.full((n, m), max_cost)  # every pair at the highest cost; one ineligible pair adds the gate
+    eligible = np.ones((n, m), dtype=bool)
+    eligible[0, 0] = n * m == 1
+
+    def max_total(at_scale):
+        monkeypatch.setattr(matching, "cost_scale", lambda *_: at_scale)
+        return k * int(matching._integer_weights(worst, eligible, max_cost).max())
+
+    assert max_total(scale) < 2**52, "assignment totals must stay exact in float64"
+    if scale < COST_SCALE:  # the next finer grid would leave no margin: coarsening was needed
+        assert max_total(scale * 10) * 4 >= 2**52
+    if k <= 60:
+        assert scale == COST_SCALE
+
+
+@pytest.mark.parametrize("size", [5_000, 50_000])
+def test_cost_grid_bottoms_out_at_unit_steps(size):
+    assert cost_scale(size, size, 1.0) == 1
+
+
+def test_cost_grid_coarsens_monotonically_with_size():
+    scales = [cost_scale(k, k, 1.0) for k in (1, 100, 150, 200, 300, 500, 1000, 2000, 4000)]
+    assert scales == sorted(scales, reverse=True) and scales[0] == COST_SCALE and scales[-1] < COST_SCALE
+
+
+@pytest.mark.parametrize("desc_weight", [0.5, 2.0])
+def test_large_inputs_with_desc_terms_are_solved_on_exact_weights(desc_weight, monkeypatch):
+    seen = []
+    solve = matching.linear_sum_assignment
+    monkeypatch.setattr(matching, "linear_sum_assignment", lambda w: seen.append(w.max()) or solve(w))
+    rng = random.Random(1)
+    preds, gts = _random_boxes(rng, 250), _random_boxes(rng, 250)
+    r = match_objects(preds, gts, iou_threshold=0.3, desc_weight=desc_weight)
+    assert r.n_matched > 0 and len(seen) == 1
+    assert 250 * seen[0] < 2**53
