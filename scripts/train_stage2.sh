@@ -193,7 +193,10 @@ while kill -0 "$LEARNER_PID" 2>/dev/null; do
     tail -n 40 "$SERVER_LOG" >&2 || true
     exit 1
   fi
-  sleep 1
+  # `wait` returns as soon as a trapped signal arrives; a foreground `sleep` would hold the INT/TERM
+  # trap back until it ends (and bash may drop a SIGINT that the foreground child did not die from).
+  sleep 1 &
+  wait "$!" || true
 done
 rc=0
 wait "$LEARNER_PID" || rc=$?

@@ -320,12 +320,19 @@ def test_server_that_dies_mid_run_stops_the_learners(tmp_path, model_dir, fakes)
     assert not _alive(int((fakes / "learner_pid").read_text()))
 
 
+# A test run started in the background (`pytest &`, some CI runners) ignores SIGINT, children inherit
+# that, and bash cannot trap a signal ignored at entry. A terminal launch has it at its default: this
+# prefix restores the default and execs bash (same pid, so the test signals the script itself).
+AS_FROM_A_TERMINAL = [PY, "-c", ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                                "os.execvp('bash', ['bash', *sys.argv[1:]])")]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_both_process_groups(tmp_path, model_dir, fakes, sig):
     bystander = subprocess.Popen(["sleep", "60"])  # not the launcher's: must survive its shutdown
     script = subprocess.Popen(
-        ["bash", str(SCRIPT), "--config", STAGE2, "--server-gpus", "0", "--train-gpus", "1", "--port", str(free_port()),
-         *overrides(model_dir, tmp_path / "run")],
+        [*AS_FROM_A_TERMINAL, str(SCRIPT), "--config", STAGE2, "--server-gpus", "0", "--train-gpus", "1",
+         "--port", str(free_port()), *overrides(model_dir, tmp_path / "run")],
         cwd=REPO, env=env_for(fakes, FAKE_LEARNER_SLEEP="60"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
