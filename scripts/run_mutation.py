@@ -45,6 +45,8 @@ TARGETS: dict[str, Target] = {
                                                                      "tests/audit/test_coordjson_diagnostics.py")),
     "packing": Target("src/datasets/packing.py", ("tests/datasets/test_packing.py",
                                                   "tests/audit/test_invariants_packing.py")),
+    "packing_guard": Target("src/trainers/packing_guard.py", ("tests/trainers/test_packing_guard.py",),
+                            artifacts=("tiny-qwen3-vl",)),
     "targets": Target("src/stage2/targets.py", ("tests/stage2/test_targets.py",
                                                 "tests/audit/test_invariants_stage2.py"),
                       artifacts=("tiny-qwen3-vl-coord",)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from PIL import Image
@@ -23,6 +24,7 @@ from src.config.fusion import FusionSource, FusionTarget
 from .augmentation import AugmentationPipeline
 from .conversation import build_conversation
 from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, FusionMember, SampleContext, Transform
+from .image_frame import ImageFrame, fit_record
 from .jsonl_index import JsonlIndex
 from .records import DenseObject, Problem, Record, RecordError, RecordSource
 from .render import render_target
@@ -106,6 +108,19 @@ def augment_record(record: Record, images: list[Image.Image], policy: SamplePoli
     return dataclasses.replace(record, objects=objects, width=result.width, height=result.height), [result.image]
 
 
+def prepare_record(record: Record, policy: SamplePolicy, ctx: SampleContext | None,
+                   frame: ImageFrame | None) -> tuple[Record, list[Image.Image] | None]:
+    """Augment (training samples of augmented entries), then, for ``pixel`` coordinates, fit the image
+    to the size the template will give it (``frame``), coordinates included. ``None`` images: the
+    record's files are used as they are (callers hand the template their paths)."""
+    images = None
+    if ctx is not None and policy.augmentation is not None:
+        record, images = augment_record(record, _load_images(record), policy, ctx)
+    if frame is not None and policy.coord_format == "pixel" and not frame.keeps(record.width, record.height):
+        record, images = fit_record(record, images if images is not None else _load_images(record), frame)
+    return record, images
+
+
 @dataclass
 class SampleEncoder:
     """(record, context) -> encoded sample: augment, render the target, encode with the template."""
@@ -113,10 +128,14 @@ class SampleEncoder:
     template: Any
     policy: SamplePolicy
 
+    @cached_property
+    def frame(self) -> ImageFrame:
+        return ImageFrame.of_template(self.template)
+
     def conversation(self, record: Record, ctx: SampleContext | None) -> dict[str, Any]:
-        if ctx is not None and self.policy.augmentation is not None:
-            record, images = augment_record(record, _load_images(record), self.policy, ctx)
-        else:
+        frame = self.frame if self.policy.coord_format == "pixel" else None
+        record, images = prepare_record(record, self.policy, ctx, frame)
+        if images is None:
             # Pixels unchanged: hand the template the paths, it decodes them itself as it does for plain
             # ms-swift rows (a PIL image would be decoded here and deep-copied again by template.encode).
             images = _image_paths(record)

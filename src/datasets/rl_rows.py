@@ -36,9 +36,10 @@ from torch.utils.data import Dataset
 
 from src.config import TrainingConfig
 
-from .builder import SamplePolicy, _load_images, augment_record, build_fusion_datasets, sample_policy
+from .builder import SamplePolicy, build_fusion_datasets, prepare_record, sample_policy
 from .conversation import build_conversation
 from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, SampleContext
+from .image_frame import ImageFrame
 from .jsonl_index import JsonlIndex
 from .records import Record
 from .render import render_prefix, render_target
@@ -53,12 +54,12 @@ class RowBuilder:
 
     policy: SamplePolicy
     with_response: bool  # GKD: True (assistant target in messages); GRPO: False (prompt only)
+    frame: ImageFrame | None = None  # the template's image frame: pixel coordinates are fitted to it
 
     def row(self, record: Record, ctx: SampleContext | None) -> dict[str, Any]:
-        images: list[Any] = [str(p) for p in record.image_paths()]
-        if ctx is not None and self.policy.augmentation is not None:
-            record, pil_images = augment_record(record, _load_images(record), self.policy, ctx)
-            images = [image_bytes(im) for im in pil_images]
+        record, pil_images = prepare_record(record, self.policy, ctx, self.frame)
+        images: list[Any] = ([image_bytes(im) for im in pil_images] if pil_images is not None
+                             else [str(p) for p in record.image_paths()])
         target = None
         if self.with_response:
             target = render_target(record, mode=self.policy.mode, coord_format=self.policy.coord_format,
@@ -111,11 +112,14 @@ class RecordRows(Dataset):
         return row
 
 
-def build_rl_datasets(cfg: TrainingConfig, *, with_response: bool) -> tuple[FusionDataset, Dataset | None]:
-    """Train rows (fusion schedule, augmentation) and eval rows (targets' val_jsonl, in file order)."""
+def build_rl_datasets(cfg: TrainingConfig, template: Any = None, *,
+                      with_response: bool) -> tuple[FusionDataset, Dataset | None]:
+    """Train rows (fusion schedule, augmentation) and eval rows (targets' val_jsonl, in file order).
+    ``template``: the run's template, whose image frame pixel-coordinate records are fitted to."""
+    frame = ImageFrame.of_template(template) if template is not None and cfg.custom.coord_format == "pixel" else None
     return build_fusion_datasets(
         cfg,
-        train_transform=lambda entry: RowBuilder(sample_policy(cfg, entry, train=True), with_response),
+        train_transform=lambda entry: RowBuilder(sample_policy(cfg, entry, train=True), with_response, frame),
         eval_dataset=lambda t: RecordRows(t.name, JsonlIndex(t.val_path),
-                                          RowBuilder(sample_policy(cfg, t, train=False), with_response)),
+                                          RowBuilder(sample_policy(cfg, t, train=False), with_response, frame)),
     )

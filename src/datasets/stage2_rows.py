@@ -22,6 +22,7 @@ from src.config import TrainingConfig
 
 from .builder import build_fusion_datasets, encoded_eval_records, sample_policy
 from .fusion_dataset import FusionDataset, SampleContext
+from .image_frame import ImageFrame
 from .records import DenseObject, Record
 from .rl_rows import GT_COLUMNS, PREFIX_COLUMN, RowBuilder
 
@@ -74,10 +75,11 @@ class Stage2Encoder:
 def build_stage2_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionDataset, Any]:
     """Train items (fusion schedule, augmentation, + Channel-B sources) and the SFT eval set
     (targets' val_jsonl, teacher-forced: evaluation loss is Channel A's)."""
+    frame = ImageFrame.of_template(template) if cfg.custom.coord_format == "pixel" else None
     return build_fusion_datasets(
         cfg,
         train_transform=lambda entry: Stage2Encoder(
-            template, RowBuilder(sample_policy(cfg, entry, train=True), with_response=True)),
+            template, RowBuilder(sample_policy(cfg, entry, train=True), with_response=True, frame=frame)),
         eval_dataset=lambda target: encoded_eval_records(cfg, template, target),
     )
 

@@ -139,7 +139,7 @@ def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
     args = RLHFArguments(**build_swift_kwargs(cfg))
     return LauncherRLHF(
         args,
-        build_datasets=lambda _template: build_rl_datasets(cfg, with_response=True),
+        build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=True),
         trainer_extensions=gkd_trainer_extensions(cfg),
         template_fingerprint=cfg.custom.template_fingerprint,
     ).main()

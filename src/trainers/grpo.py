@@ -54,6 +54,6 @@ def run_grpo(cfg: TrainingConfig) -> dict[str, Any]:
     check_reward_funcs(cfg, orms)
     args = RLHFArguments(**build_swift_kwargs(cfg))
     return LauncherRLHF(
-        args, build_datasets=lambda _template: build_rl_datasets(cfg, with_response=False),
+        args, build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=False),
         template_fingerprint=cfg.custom.template_fingerprint,
     ).main()

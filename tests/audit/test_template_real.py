@@ -117,3 +117,74 @@ def test_run_guard_fingerprints_in_train_mode_and_restores_the_mode(template, ti
         assert template.mode == "transformers"
     finally:
         template.set_mode("train")
+
+
+# ------------------------------------------------- pixel coordinates: the image the model sees is the one described
+
+
+def _pixel_record(tmp_path, size):
+    from src.datasets.records import RecordSource, parse_record
+
+    Image.new("RGB", size, (120, 10, 10)).save(tmp_path / "img.png")
+    w, h = size
+    data = {"images": ["img.png"], "width": w, "height": h,
+            "objects": [{"desc": "box", "bbox_2d": [10, 20, w - 30, h - 10]},
+                        {"desc": "mark", "poly": [5, 5, w - 5, 5, w - 5, h - 5]}]}
+    return parse_record(data, RecordSource(str(tmp_path / "train.jsonl"), 1))
+
+
+def test_frame_is_read_from_the_template(template) -> None:
+    from src.datasets.image_frame import ImageFrame
+
+    frame = ImageFrame.of_template(template)
+    assert (frame.factor, frame.min_pixels, frame.max_pixels) == (32, 1024, 65536)  # smoke max_pixels < processor's
+    assert frame.keeps(256, 192) and not frame.keeps(200, 120) and not frame.keeps(320, 256)
+
+
+@pytest.mark.parametrize("size", [(200, 120), (400, 300), (256, 192)])
+def test_pixel_records_are_fitted_to_the_template_frame(template, tmp_path, size) -> None:
+    from src.datasets.builder import SampleEncoder, SamplePolicy
+
+    record = _pixel_record(tmp_path, size)
+    policy = SamplePolicy(mode="dense", user_prompt="Detect.", coord_format="pixel", ordering="as_is", prefix=None,
+                          augmentation=None)
+    conversation = SampleEncoder(template, policy).conversation(record, None)
+    image = conversation["images"][0]
+    seen = image.size if isinstance(image, Image.Image) else Image.open(image).size
+    w, h = size
+    sx, sy = seen[0] / w, seen[1] / h
+    target = json.loads(conversation["messages"][-1]["content"])
+    assert target["objects"][0]["bbox_2d"] == [round(v) for v in (10 * sx, 20 * sy, (w - 30) * sx, (h - 10) * sy)]
+    check_no_training_resize(f"pixel record {w}x{h}", _encode(template, [image])["image_grid_thw"].tolist(), [seen])
+    if size == (256, 192):
+        assert isinstance(image, str)  # already on the grid: the file goes to the template untouched
+
+
+def test_pixel_ground_truth_of_rl_rows_follows_the_fitted_image(template, tmp_path) -> None:
+    import io
+
+    from src.datasets.builder import SamplePolicy
+    from src.datasets.image_frame import ImageFrame
+    from src.datasets.rl_rows import RowBuilder
+
+    record = _pixel_record(tmp_path, (200, 120))
+    policy = SamplePolicy(mode="dense", user_prompt="Detect.", coord_format="pixel", ordering="as_is", prefix=None,
+                          augmentation=None)
+    row = RowBuilder(policy, with_response=False, frame=ImageFrame.of_template(template)).row(record, None)
+    assert (row["width"], row["height"]) == (192, 128)
+    assert Image.open(io.BytesIO(row["images"][0]["bytes"])).size == (192, 128)
+    assert row["gt_objects"][0]["bbox_2d"] == pytest.approx([10 * 192 / 200, 20 * 128 / 120, 170 * 192 / 200,
+                                                             110 * 128 / 120])
+
+
+def test_meta_unfitted_pixel_record_fails_naming_the_invariant(template, tmp_path, monkeypatch) -> None:
+    from src.datasets.builder import SampleEncoder, SamplePolicy
+    from src.datasets.image_frame import ImageFrame
+
+    monkeypatch.setattr(ImageFrame, "keeps", lambda self, w, h: True)  # break the fitting on purpose
+    policy = SamplePolicy(mode="dense", user_prompt="Detect.", coord_format="pixel", ordering="as_is", prefix=None,
+                          augmentation=None)
+    image = SampleEncoder(template, policy).conversation(_pixel_record(tmp_path, (200, 120)), None)["images"][0]
+    with pytest.raises(AssertionError, match=r"\[invariant geometry\.no_training_resize\] at pixel record: image 0: "
+                                             r"declared 200x120 px"):
+        check_no_training_resize("pixel record", _encode(template, [image])["image_grid_thw"].tolist(), [(200, 120)])
