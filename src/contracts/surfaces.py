@@ -65,10 +65,14 @@ SURFACES: tuple[Surface, ...] = (
     Surface("swift.pipelines.train.sft", "SwiftSft", why="LauncherSft overrides these", methods=(
         Method("__init__", ("self", "args")),
         Method("_prepare_dataset", ("self",), "our fusion datasets replace ms-swift's --dataset loading"),
+        Method("_prepare_template", ("self",), "the template-fingerprint guard runs right after it"),
         Method("train", ("self", "trainer"), "our callbacks are added, then super().train(trainer)"),
         Method("run", ("self",), "builds the trainer our train() override receives"),
     )),
-    Surface("swift.pipelines.train.rlhf", "SwiftRLHF", methods=(Method("run", ("self",)),)),
+    Surface("swift.pipelines.train.rlhf", "SwiftRLHF", methods=(
+        Method("run", ("self",)),
+        Method("_prepare_template", ("self",), "sets the RLHF template mode; LauncherRLHF's guard runs after it"),
+    )),
     Surface("swift.trainers", "TrainerFactory.TRAINER_MAPPING", kind="mapping", keys=("causal_lm", "gkd", "grpo"),
             why="ms-swift picks the trainer our trainer_extensions install variants on"),
     Surface("swift.rlhf_trainers", "GKDTrainer", why="GKDMonitorTrainer overrides these", methods=(

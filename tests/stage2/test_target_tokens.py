@@ -241,3 +241,112 @@ def test_single_token_labels_map_directly():
     supervised = "".join(c if lab != IGNORE_INDEX else "_" for c, lab in zip(text, tokens.labels))
     assert text == '{"objects": [{"desc": "a", "bbox_2d": [1, 1, 6, 5]}]}'
     assert supervised == '{"objects": [__________________________1, 1, 6, 5]}]}'
+
+
+class PieceTokenizer:
+    """A fake fast tokenizer: one token per character, one per ``<|coord_N|>``; knobs to misbehave."""
+
+    COORD = __import__("re").compile(r"<\|coord_\d+\|>")
+
+    def __init__(self, *, split_coords=False, zero_width_at=None, drop_last_offset=False, gap_at=None,
+                 bos=False, multi_token_labels=False):
+        self.split_coords, self.zero_width_at, self.drop_last_offset = split_coords, zero_width_at, drop_last_offset
+        self.gap_at, self.bos, self.multi_token_labels = gap_at, bos, multi_token_labels
+
+    def _pieces(self, text):
+        out, i = [], 0
+        while i < len(text):
+            m = self.COORD.match(text, i)
+            if m and self.split_coords:
+                mid = (m.start() + m.end()) // 2
+                out += [(hash(text[i:mid]) % 1000 + 300000, i, mid), (hash(text[mid:m.end()]) % 1000 + 301000,
+                                                                      mid, m.end())]
+                i = m.end()
+            elif m:
+                out.append((200000 + int(text[i + 8: m.end() - 2]), i, m.end()))
+                i = m.end()
+            else:
+                out.append((ord(text[i]), i, i + 1))
+                i += 1
+        if self.zero_width_at is not None:
+            at = self.zero_width_at if self.zero_width_at >= 0 else len(text)
+            k = next((j for j, (_, a, _) in enumerate(out) if a >= at), len(out))
+            out.insert(k, (7, at, at))
+        if self.gap_at is not None:
+            out = [p for p in out if p[1] != self.gap_at]
+        return out
+
+    def __call__(self, text, add_special_tokens=True, return_offsets_mapping=False):
+        pieces = self._pieces(text)
+        ids = [p[0] for p in pieces]
+        offsets = [(a, b) for _, a, b in pieces]
+        if add_special_tokens and self.bos:
+            ids, offsets = [1, *ids], [(0, 0), *offsets]
+        if self.drop_last_offset:
+            offsets = offsets[:-1]
+        return {"input_ids": ids, "offset_mapping": offsets}
+
+    def encode(self, text, add_special_tokens=True):
+        ids = [p[0] for p in self._pieces(text)]
+        if self.multi_token_labels and self.COORD.fullmatch(text):
+            ids = [ord(c) for c in text]
+        return [1, *ids] if add_special_tokens and self.bos else ids
+
+
+def _small_target(coord_format="coord_tokens"):
+    preds = [DenseObject("a", "bbox_2d", (1, 1, 5, 5))]
+    gts = [DenseObject("a", "bbox_2d", (1, 1, 6, 5))]
+    match = MatchResult((MatchPair(0, 0, 0.8),), (), ())
+    return build_channel_b_target(preds, gts, match, width=9, height=9, coord_format=coord_format, end_of_turn=None)
+
+
+def test_fake_tokenizer_retargets_matched_coordinates():
+    tokens = tokenize_target(_small_target(), PieceTokenizer())
+    matched = tokens.objects[0]
+    assert (matched.kind, matched.pred_index, matched.gt_index) == ("matched", 0, 0)
+    def bins(coords):
+        return [int(t[8:-2]) for t in encode_coords(coords, "coord_tokens", 9, 9)]
+
+    assert [tokens.labels[t] - 200000 for t in matched.coord_positions] == bins((1, 1, 6, 5))  # the GT's
+    assert [tokens.input_ids[t] - 200000 for t in matched.coord_positions] == bins((1, 1, 5, 5))  # in context
+    assert bins((1, 1, 6, 5)) != bins((1, 1, 5, 5))
+
+
+def test_special_tokens_are_never_added_to_the_assistant_turn():
+    target = _small_target()
+    assert tokenize_target(target, PieceTokenizer(bos=True)).input_ids == tokenize_target(target, PieceTokenizer()).input_ids
+
+
+def test_a_coordinate_split_over_two_tokens_is_refused():
+    with pytest.raises(ValueError, match=r"token \d+ '<\|coor' at chars \d+\.\.\d+ does not cover exactly the "
+                                         r"coordinate '<\|coord_111\|>'"):
+        tokenize_target(_small_target(), PieceTokenizer(split_coords=True))
+
+
+def test_a_multi_token_retarget_label_is_refused():
+    with pytest.raises(ValueError, match=r"retarget label '<\|coord_111\|>' is 13 tokens, not one: the tokenizer "
+                                         r"lacks the coordinate tokens"):
+        tokenize_target(_small_target(), PieceTokenizer(multi_token_labels=True))
+
+
+def test_offsets_must_match_the_ids_and_cover_every_character():
+    with pytest.raises(ValueError, match=r"tokenizer returned (\d+) ids but (\d+) offsets"):
+        tokenize_target(_small_target(), PieceTokenizer(drop_last_offset=True))
+    with pytest.raises(ValueError, match=r"""offsets leave character 2 \('o'\) of the target uncovered; a fast """
+                                         r"tokenizer with exact offsets is required"):
+        tokenize_target(_small_target(), PieceTokenizer(gap_at=2))
+
+
+@pytest.mark.parametrize("at", [0, 5, -1])
+def test_zero_width_tokens_take_the_label_rule_of_the_character_they_sit_on(at):
+    target = _small_target("pixel")
+    plain = tokenize_target(target, PieceTokenizer())
+    tokens = tokenize_target(target, PieceTokenizer(zero_width_at=at))
+    k = len(target.text) if at == -1 else at
+    token = k if at != -1 else len(tokens.input_ids) - 1
+    assert tokens.input_ids[token] == 7 and len(tokens.labels) == len(plain.labels) + 1
+    neighbour = min(k, len(target.text) - 1)  # the character it sits on (the last one at the very end)
+    assert (tokens.labels[token] == IGNORE_INDEX) == (plain.labels[neighbour] == IGNORE_INDEX)
+    assert tokens.token_roles[token] == plain.token_roles[neighbour]
+    others = [lab for t, lab in enumerate(tokens.labels) if t != token]
+    assert others == list(plain.labels)
