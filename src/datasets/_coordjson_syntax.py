@@ -66,7 +66,7 @@ def _lex(text: str, start: int = 0) -> list[_Tok]:
                     toks.append(_Tok("err", "unterminated string", i, "truncated"))
                     toks.append(_Tok("eof", None, n))
                     return toks
-                toks.append(_Tok("err", e.msg.lower(), e.pos, "syntax"))
+                toks.append(_Tok("err", e.msg.lower().removesuffix(" at"), e.pos, "syntax"))
                 close = text.find('"', e.pos + 1)
                 i = n if close < 0 else close + 1
                 continue
@@ -98,6 +98,10 @@ def _lex(text: str, start: int = 0) -> list[_Tok]:
             if m and m.end() == n:
                 toks.append(_Tok("err", "coordinate token cut off", i, "truncated"))
                 i = n
+                continue
+            if m and m.group().startswith("<|coord_") and not _SPECIAL.match(text, i):
+                toks.append(_Tok("err", f"malformed coordinate token {m.group()!r}", i, "bad_coord_token"))
+                i = m.end()
                 continue
             m = _SPECIAL.match(text, i)
             if m:

@@ -64,6 +64,21 @@ CORPUS: list[tuple[str, str]] = [  # (text, coords)
     ('{"objects": [{"desc": "wide", "bbox_2d": [0, 0, 101, 10]}]}', "numbers"),
     ('{"objects": [{"desc": "ok", "line": [99, 49, 0, 1]}, {"desc": "y", "poly": [1, 1, 2, 51, 3, 1]}]}', "numbers"),
     ('{"objects": [{"desc": "neg", "line": [1, 1, -0.5, 2]}, {"desc": "f", "bbox_2d": [1.5, 2, 3, 4]}]}', "numbers"),
+    # lexer corners: raw control characters, escapes, stray '<', special tokens, cut-off literals, exponents
+    (f'{{"objects": [{BOX}, {{"desc": "tab\there", "bbox_2d": [{C(1)}, {C(2)}, {C(3)}, {C(4)}]}}, {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc": "bad \\q', "tokens"),
+    (f'{{"objects": [{{"desc": "bad \\q", "bbox_2d": [{C(1)}, {C(2)}, {C(3)}, {C(4)}]}}, {BOX}, {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc": "b", "bbox_2d": [<, {C(2)}, {C(3)}, {C(4)}]}}, {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc": "b", "bbox_2d": [<|box_start|>, {C(2)}, {C(3)}, {C(4)}]}}, {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc": "b", "bbox_2d": [<|coord_12, {C(2)}, {C(3)}, {C(4)}]}}, {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc": "b", "bbox_2d": [{C(1)}, {C(2)}, {C(3)}, {C(4)}], "z": tr', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc": "b", "bbox_2d": [{C(1)}, {C(2)}, {C(3)}, {C(4)}], "z": nul', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc": "b", "bbox_2d": [{C(1)}, {C(2)}, {C(3)}, {C(4)}], "z": tru}}, {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc": "b", "bbox_2d": [{C(1)}, {C(2)}, {C(3)}, {C(4)}], "z": nothing}}]}}', "tokens"),
+    ('{"objects": [{"desc": "q", "bbox_2d": [1e0, 2E0, 3.0, 4e+1]}]}', "numbers"),
+    ('{"objects": [{"desc": "q", "bbox_2d": [1, 2, 3, 4]}, {"desc": "r", "bbox_2d": [1, 2, 3, -', "numbers"),
+    ('{"objects": [{"desc": "q", "bbox_2d": [1, 2, 3, 4]}, {"desc": "r", "bbox_2d": [1, 2, 3, 0x4]}]}', "numbers"),
+    (f'  {{"objects": [{BOX}]}}', "tokens"),
 ]
 
 
