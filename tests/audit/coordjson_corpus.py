@@ -79,6 +79,9 @@ CORPUS: list[tuple[str, str]] = [  # (text, coords)
     ('{"objects": [{"desc": "q", "bbox_2d": [1, 2, 3, 4]}, {"desc": "r", "bbox_2d": [1, 2, 3, -', "numbers"),
     ('{"objects": [{"desc": "q", "bbox_2d": [1, 2, 3, 4]}, {"desc": "r", "bbox_2d": [1, 2, 3, 0x4]}]}', "numbers"),
     (f'  {{"objects": [{BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX}, {{"desc" "dog", "bbox_2d": [{C(1)}, {C(2)}, {C(3)}, {C(4)}]}}, {BOX}]}}', "tokens"),
+    (f'{{"objects" [{BOX}]}}', "tokens"),
+    (f'{{"objects": {BOX}}}', "tokens"),
 ]
 
 
