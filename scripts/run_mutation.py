@@ -34,6 +34,7 @@ class Target:
     source: str
     tests: tuple[str, ...]
     artifacts: tuple[str, ...] = ()  # artifacts/<name> the tests need (symlinked, then copied by mutmut)
+    folders: tuple[str, ...] = ()  # repository folders the tests read (copied, e.g. configs)
 
 
 TARGETS: dict[str, Target] = {
@@ -46,7 +47,7 @@ TARGETS: dict[str, Target] = {
     "packing": Target("src/datasets/packing.py", ("tests/datasets/test_packing.py",
                                                   "tests/audit/test_invariants_packing.py")),
     "packing_guard": Target("src/trainers/packing_guard.py", ("tests/trainers/test_packing_guard.py",),
-                            artifacts=("tiny-qwen3-vl",)),
+                            artifacts=("tiny-qwen3-vl",), folders=("configs",)),
     "targets": Target("src/stage2/targets.py", ("tests/stage2/test_targets.py",
                                                 "tests/audit/test_invariants_stage2.py"),
                       artifacts=("tiny-qwen3-vl-coord",)),
@@ -59,7 +60,7 @@ TARGETS: dict[str, Target] = {
 }
 
 
-def _setup_cfg(target: Target, timeout_multiplier: float = 5.0) -> str:
+def _setup_cfg(target: Target, timeout_multiplier: float = 5.0, timeout_constant: float = 10.0) -> str:
     tests = "\n    ".join(t for t in target.tests if (REPO_ROOT / t).is_file())
     lines = [
         "[mutmut]",
@@ -69,9 +70,13 @@ def _setup_cfg(target: Target, timeout_multiplier: float = 5.0) -> str:
         "pytest_add_cli_args =\n    -q\n    -p\n    no:cacheprovider",
         "use_git_change_detection = false",
         f"timeout_multiplier = {timeout_multiplier}",  # mutants that loop forever (bin packing) die sooner
+        # seconds added to every mutant's budget: each mutant run rebuilds the test fixtures (tokenizers,
+        # templates), which a per-test duration from the clean run does not include
+        f"timeout_constant = {timeout_constant}",
     ]
-    if target.artifacts:
-        lines.append("also_copy = artifacts")
+    also = (["artifacts"] if target.artifacts else []) + list(target.folders)
+    if also:
+        lines.append("also_copy =\n    " + "\n    ".join(also))
     return "\n".join(lines) + "\n"
 
 
@@ -84,6 +89,8 @@ def _prepare(workdir: Path, target: Target, timeout_multiplier: float) -> None:
     shutil.copytree(REPO_ROOT / "tests", workdir / "tests", ignore=ignore)
     shutil.copy2(REPO_ROOT / "pyproject.toml", workdir / "pyproject.toml")
     (workdir / "setup.cfg").write_text(_setup_cfg(target, timeout_multiplier), encoding="utf-8")
+    for folder in target.folders:
+        shutil.copytree(REPO_ROOT / folder, workdir / folder, ignore=ignore)
     for name in target.artifacts:
         (workdir / "artifacts").mkdir(exist_ok=True)
         (workdir / "artifacts" / name).symlink_to(REPO_ROOT / "artifacts" / name)
@@ -91,8 +98,9 @@ def _prepare(workdir: Path, target: Target, timeout_multiplier: float) -> None:
 
 # mutmut 3 assumes a "src layout" (``src/`` is a folder, not a package): it strips a leading ``src.``
 # from module names and asserts that no runtime module name starts with ``src.``. Our top-level package
-# IS ``src``, so the shim keeps the prefix (mutant names then match ``func.__module__`` at run time)
-# and drops that one assertion; mutant workers are forked from this process, so they inherit both.
+# IS ``src``, so the shim keeps the prefix (mutant names then match ``func.__module__`` at run time),
+# drops that one assertion, and keeps ``mutants/src`` off sys.path (where ``src/datasets`` would
+# shadow Hugging Face ``datasets``); mutant workers are forked from this process, so they inherit all.
 _SHIM = """
 import sys
 import mutmut.stats as _stats
@@ -106,9 +114,17 @@ def _hit(name, caller=None):
         _stats.state().function_dependencies[name].add(caller)
 _stats.record_trampoline_hit = _hit
 _tr.record_trampoline_hit = _stats.record_trampoline_hit
-from mutmut.__main__ import cli
+import os
+import mutmut.__main__ as _main
+_setup = _main.setup_source_paths
+def _paths():
+    # mutmut also puts mutants/src on sys.path (for "src layouts"); here that would shadow the `datasets`
+    # package ms-swift imports with our src/datasets. Only mutants/ itself belongs there.
+    _setup()
+    sys.path[:] = [p for p in sys.path if os.path.normpath(p) != os.path.abspath(os.path.join("mutants", "src"))]
+_main.setup_source_paths = _paths
 sys.argv[0] = "mutmut"
-cli()
+_main.cli()
 """
 
 
@@ -154,9 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         stats = run_one(name, TARGETS[name], args.workdir / name, args.max_children, args.timeout_multiplier)
         killed = stats.get("killed", 0) + stats.get("timeout", 0)
         total = killed + stats.get("survived", 0) + stats.get("no_tests", 0)
-        score = killed / total if total else 1.0
+        score = killed / total if total else 0.0  # nothing evaluated: the clean test run failed
         report[name] = {"killed": killed, "total": total, "score": round(score, 4), "raw": stats}
-        print(f"== {name}: killed {killed}/{total} ({score:.1%}); raw {stats}", flush=True)
+        print(f"== {name}: killed {killed}/{total} ({score:.1%}; {stats.get('timeout', 0)} of them by timeout); "
+              f"raw {stats}", flush=True)
         if score < args.min_score:
             failed.append(name)
     print(json.dumps(report, indent=2, sort_keys=True))
