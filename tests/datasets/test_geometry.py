@@ -124,6 +124,12 @@ def test_affine_inverse_and_composition():
     assert a.inverse()(x, y) == pytest.approx((7.0, -2.0))
     b = G.hflip_affine(10, 10)
     assert a.then(b)(7.0, -2.0) == pytest.approx(b(*a(7.0, -2.0)))
+    c = G.Affine(0.5, -1.0, 2.0, 3.0, 0.25, -1.0)  # every coefficient non-zero: no term can hide
+    for p in [(7.0, -2.0), (0.0, 0.0), (-3.5, 11.0)]:
+        assert a.then(c)(*p) == pytest.approx(c(*a(*p)))
+        assert c.then(a)(*p) == pytest.approx(a(*c(*p)))
+        assert c.inverse()(*c(*p)) == pytest.approx(p)
+        assert c.then(c.inverse())(*p) == pytest.approx(p)
 
 
 def test_hflip_vflip_exact_values_and_involution():
@@ -425,6 +431,27 @@ def test_clip_polygon_and_segment():
     assert G.clip_polygon(sq, (20, 20, 30, 30)) == []
     assert G.clip_segment((-10, 5), (10, 5), (0, 0, 100, 100)) == ((0.0, 5.0), (10.0, 5.0))
     assert G.clip_segment((-10, 200), (10, 200), (0, 0, 100, 100)) is None
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_clip_segment_diagonal_through_an_offset_window(reverse):
+    # (0, 0) -> (60, 90) enters the window [10, 50] x [20, 60] through its top edge at t = 2/9 and
+    # leaves through its bottom edge at t = 2/3
+    p, q = (0.0, 0.0), (60.0, 90.0)
+    enter, leave = (40.0 / 3.0, 20.0), (40.0, 60.0)
+    got = G.clip_segment(q, p, (10, 20, 50, 60)) if reverse else G.clip_segment(p, q, (10, 20, 50, 60))
+    assert [*got[0], *got[1]] == pytest.approx([*leave, *enter] if reverse else [*enter, *leave])
+    # through the left and right edges instead
+    got = G.clip_segment((0.0, 30.0), (60.0, 40.0), (10, 20, 50, 60))
+    assert [*got[0], *got[1]] == pytest.approx([10.0, 30.0 + 10.0 / 6.0, 50.0, 30.0 + 50.0 / 6.0])
+
+
+def test_clip_segment_on_and_beside_the_window_edges():
+    assert G.clip_segment((10, 25), (10, 55), (10, 20, 50, 60)) == ((10.0, 25.0), (10.0, 55.0))  # on the left edge
+    assert G.clip_segment((9, 25), (9, 55), (10, 20, 50, 60)) is None  # just outside it
+    assert G.clip_segment((20, 60), (40, 60), (10, 20, 50, 60)) == ((20.0, 60.0), (40.0, 60.0))  # on the bottom
+    assert G.clip_segment((0, 0), (10, 20), (10, 20, 50, 60)) == ((10.0, 20.0), (10.0, 20.0))  # touches a corner
+    assert G.clip_segment((0, 0), (9.5, 20), (10, 20, 50, 60)) is None
 
 
 def test_accepts_objects_with_to_dict():
