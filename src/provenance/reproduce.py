@@ -114,6 +114,10 @@ def _notes(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
     current = git_state(Path(__file__).resolve().parent)["sha"]
     if sha and current and sha != current:
         notes.append(f"project commit: the run used {sha}, this checkout is at {current}")
+    template = manifest.get("template_fingerprint") or {}
+    if template.get("sha256") and template.get("pinned") is None:
+        notes.append(f"template: to stop a re-run whose chat template / tokenizer renders differently, add "
+                     f"custom.template_fingerprint={template['sha256']}")
     return notes
 
 

@@ -63,3 +63,15 @@ def test_parents_and_fusion_copies_count_too(run_copy):
 def test_a_directory_without_manifest_is_a_usage_error(tmp_path, repo_root):
     proc = _cli(tmp_path, repo_root)
     assert proc.returncode == 2 and "no run_manifest.json" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_unpinned_template_gets_the_pin_to_add(run_copy):
+    import json
+
+    manifest = json.loads((run_copy / "run_manifest.json").read_text())
+    assert reproduce(run_copy).notes == []  # the smoke preset pins the recorded fingerprint already
+    sha = manifest["template_fingerprint"]["sha256"]
+    manifest["template_fingerprint"]["pinned"] = None
+    (run_copy / "run_manifest.json").write_text(json.dumps(manifest))
+    assert f"template: to stop a re-run whose chat template / tokenizer renders differently, add " \
+           f"custom.template_fingerprint={sha}" in reproduce(run_copy).notes
