@@ -147,6 +147,9 @@ def run_one(name: str, target: Target, workdir: Path, max_children: int | None,
     # did not exist at start-up stays cached as "nothing here" and the pristine package would win).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["CUDA_VISIBLE_DEVICES"] = ""
+    # mutant workers are forked from a process that already ran torch; an OpenMP thread pool does not
+    # survive a fork (the child can hang until its time budget ends, a false "timeout" kill)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     print(f"== {name}: {target.source} against {' '.join(target.tests)}", flush=True)
     subprocess.run(cmd, cwd=workdir, env=env, check=False)
     return _score(workdir)

@@ -233,3 +233,63 @@ def test_plan_feeds_pack_segments():
     assert int(batch["attention_mask"].sum()) / batch["attention_mask"].numel() == pytest.approx(
         plan.efficiency
     )
+
+
+# ------------------------------------------------------------------------------- dtypes and messages
+
+
+def test_packed_rows_have_the_dtypes_the_model_and_flash_attention_expect():
+    a = {"input_ids": np.array([1, 2, 3], dtype=np.int32), "labels": [1, 2, 3],
+         "loss_scale": np.array([1.0, 0.5, 1.0], dtype=np.float64)}
+    b = {"input_ids": torch.tensor([4, 5], dtype=torch.int16), "labels": None, "loss_scale": [1.0, 1.0]}
+    row = pack_segments([a, b], pad_to=8)
+    ints = ("input_ids", "labels", "attention_mask", "position_ids", "text_position_ids", "segment_ids")
+    assert {k: row[k].dtype for k in ints} == dict.fromkeys(ints, torch.int64)
+    assert row["cu_seq_lens"].dtype == torch.int32 and row["cu_seq_lens"].tolist() == [0, 3, 5, 8]
+    assert row["loss_scale"].dtype == torch.float32
+    assert row["input_ids"].tolist() == [1, 2, 3, 4, 5, 0, 0, 0]  # default pad id 0
+    assert row["segment_ids"].tolist() == [1, 1, 1, 2, 2, 0, 0, 0]
+    assert row["attention_mask"].tolist() == [1, 1, 1, 1, 1, 0, 0, 0]
+    assert row["labels"].tolist() == [IGNORE_INDEX, 2, 3] + [IGNORE_INDEX] * 5
+    assert swift_position_ids(row).shape == (4, 1, 8)
+    assert normalize_positions(None, 4)[0].dtype == torch.int64
+    assert normalize_positions(torch.zeros(3, 4, dtype=torch.int32), 4)[0].dtype == torch.int64
+
+
+def test_packing_errors_name_the_sample():
+    good = {"input_ids": [1, 2], "labels": [1, 2]}
+    with pytest.raises(ValueError, match=r"^cannot pack zero samples$"):
+        pack_segments([])
+    with pytest.raises(ValueError, match=r"^sample 1 has no tokens$"):
+        pack_segments([good, {"input_ids": [], "labels": []}])
+    with pytest.raises(ValueError, match=r"^sample 1: 1 labels for 2 input_ids$"):
+        pack_segments([good, {"input_ids": [3, 4], "labels": [3]}])
+    with pytest.raises(ValueError, match=r"^a sample with image/video tokens needs its m-RoPE position_ids"):
+        normalize_positions(None, 2, torch.tensor([IMAGE_PAD_TOKEN_ID, 5]))
+    with pytest.raises(ValueError, match=r"^position_ids with a batch dim must have batch size 1, got \(3, 2, 5\)$"):
+        normalize_positions(torch.zeros(3, 2, 5), 5)
+    with pytest.raises(ValueError, match=r"^capacity must be positive, got 0$"):
+        first_fit_decreasing([1], 0)
+
+
+def test_collate_packed_stacks_loss_scale_and_concatenates_images():
+    def sample(ids, n_patches):
+        return {"input_ids": ids, "labels": ids, "loss_scale": [1.0] * len(ids),
+                "pixel_values": torch.full((n_patches, 6), float(ids[0])),
+                "image_grid_thw": torch.tensor([[1, 2, n_patches // 2]])}
+
+    rows = [pack_segments([sample([1, 2], 4)], pad_to=4), pack_segments([sample([3], 2), sample([4], 8)], pad_to=4)]
+    batch = collate_packed(rows)
+    assert batch["loss_scale"].shape == (2, 4) and batch["loss_scale"].tolist() == [[0, 1, 0, 0], [0, 0, 0, 0]]
+    assert batch["pixel_values"].shape == (14, 6)
+    assert batch["pixel_values"][:, 0].tolist() == [1.0] * 4 + [3.0] * 2 + [4.0] * 8  # row order, then sample order
+    assert batch["image_grid_thw"].tolist() == [[1, 2, 2], [1, 2, 1], [1, 2, 4]]
+    plain = collate_packed([pack_segments([{"input_ids": [1], "labels": [1]}], pad_to=2)] * 2)
+    assert "loss_scale" not in plain and "pixel_values" not in plain
+
+
+def test_ffd_capacity_one_and_exact_fits():
+    assert first_fit_decreasing([1, 1, 1], 1) == [[0], [1], [2]]
+    assert first_fit_decreasing([3, 2, 1, 4], 5) == [[2, 3], [0, 1]]  # 4 opens row 0, 3 row 1, 2 joins 3, 1 joins 4
+    assert first_fit_decreasing([5] * 5, 5) == [[0], [1], [2], [3], [4]]  # a power-of-two tree boundary
+    assert first_fit_decreasing([2, 3, 2, 3, 2], 5) == [[0, 1], [2, 3], [4]]
