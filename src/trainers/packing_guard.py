@@ -84,7 +84,7 @@ def check_packed_batch(batch: Mapping[str, Any]) -> None:
     pos = batch.get("position_ids")
     if pos is not None:
         pos = torch.as_tensor(pos)
-        rows = pos.reshape(-1, pos.shape[-1]) if pos.dim() > 1 else pos.reshape(1, -1)
+        rows = pos.reshape(-1, pos.shape[-1])  # [3, 1, T] m-RoPE, [4, 1, T] with the text row, or [1, T]
         if rows.shape[-1] != total:
             _fail(f"position_ids cover {rows.shape[-1]} tokens for {total} input_ids")
         at_starts = rows[:, starts]
@@ -113,8 +113,7 @@ class PackedBatchGuard:
 
 def install_packing_guard(trainer: Any) -> None:
     """Check the packed batches of a trainer whose template packs (padding_free / packing)."""
-    template = getattr(trainer, "template", None)
-    if getattr(template, "padding_free", False) or getattr(template, "packing", False):
+    if trainer.template.padding_free or trainer.template.packing:
         trainer.data_collator = PackedBatchGuard(trainer.data_collator)
 
 

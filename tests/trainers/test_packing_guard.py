@@ -123,6 +123,7 @@ def test_guard_wraps_the_collator_of_packing_trainers_only(padding_free_template
             self.data_collator = lambda batch: batch[0]
 
     trainer = Trainer(padding_free_template)
+    padding_free_template.packing = False  # padding_free alone packs each batch
     install_packing_guard(trainer)
     assert isinstance(trainer.data_collator, PackedBatchGuard)
     assert trainer.data_collator([packed]) is packed
@@ -133,6 +134,54 @@ def test_guard_wraps_the_collator_of_packing_trainers_only(padding_free_template
         padding_free = False
         packing = False
 
+    class Packing(Unpacked):
+        packing = True
+
     plain = Trainer(Unpacked())
     install_packing_guard(plain)
     assert not isinstance(plain.data_collator, PackedBatchGuard)
+    binned = Trainer(Packing())
+    install_packing_guard(binned)
+    assert isinstance(binned.data_collator, PackedBatchGuard)
+
+
+# --------------------------------------------------------- text-only rows (no cu_seq_lens), shapes, messages
+
+def _text_row(text_positions, labels=None):
+    n = len(text_positions)
+    return {"input_ids": torch.arange(10, 10 + n)[None], "labels": torch.tensor(labels or [-100] * n)[None],
+            "text_position_ids": torch.tensor(text_positions)[None], "position_ids": torch.tensor(text_positions)[None]}
+
+
+def test_text_only_rows_take_their_boundaries_from_the_positions():
+    check_packed_batch(_text_row([0, 1, 2, 0, 1], [-100, 5, 6, -100, 7]))
+    with pytest.raises(PackedBatchError, match=r"segment 0 \(tokens 0\.\.2\): text position 2 is 5, expected 2"):
+        check_packed_batch(_text_row([0, 1, 5, 0, 1]))
+    with pytest.raises(PackedBatchError, match=r"segment 1 starts at token 3 with the supervised label 9"):
+        check_packed_batch(_text_row([0, 1, 2, 0, 1], [-100, 5, 6, 9, 7]))
+    check_packed_batch({k: v for k, v in _text_row([0, 1, 0]).items() if k != "labels"})  # no labels: eval
+
+
+def test_lengths_and_shapes_are_named():
+    row = _text_row([0, 1, 2, 0, 1])
+    with pytest.raises(PackedBatchError, match=r"^misaligned packed batch: 4 text_position_ids for 5 input_ids\. "
+                                               r"Packing would train on the wrong targets or attend across samples, "
+                                               r"which changes the training objective\. Check that "
+                                               r"template\.padding_free / data\.packing are used with a template "
+                                               r"that supports them \(ms-swift's Qwen3-VL template\) and that no "
+                                               r"custom collator reorders or truncates the packed row; set both to "
+                                               r"false to train unpacked\.$"):
+        check_packed_batch({**row, "text_position_ids": row["text_position_ids"][:, :4]})
+    with pytest.raises(PackedBatchError, match=r"position_ids cover 4 tokens for 5 input_ids"):
+        check_packed_batch({**row, "position_ids": torch.zeros(3, 1, 4, dtype=torch.long)})
+    with pytest.raises(PackedBatchError, match=r"input_ids has shape \(2, 5\), expected one packed row \[1, T\]"):
+        check_packed_batch({**row, "input_ids": torch.zeros(2, 5, dtype=torch.long)})
+    with pytest.raises(PackedBatchError, match=r"labels has shape \(1, 1, 5\)"):
+        check_packed_batch({**row, "labels": row["labels"][None]})
+
+
+def test_boundaries_must_increase():
+    row = {**_text_row([0, 1, 2, 0, 1]), "cu_seq_lens_q": torch.tensor([0, 3, 3, 5])}
+    with pytest.raises(PackedBatchError, match=r"cu_seq_lens_q \[0, 3, 3, 5\] is not strictly increasing at segment 1"):
+        check_packed_batch(row)
+    check_packed_batch({**row, "cu_seq_lens_q": torch.tensor([0, 3, 5], dtype=torch.int32)})
