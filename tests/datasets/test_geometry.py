@@ -365,6 +365,20 @@ def test_coverage_exact_values():
     assert G.coverage({"desc": "", "line": [105, 5, 105, 5]}, win) == 0.0
 
 
+def test_coverage_in_an_offset_window_and_on_its_edges():
+    win = (10, 20, 110, 120)
+    assert G.coverage({"desc": "", "bbox_2d": [60, 70, 160, 170]}, win) == pytest.approx(0.25)  # both axes cut
+    assert G.coverage({"desc": "", "bbox_2d": [20, 100, 30, 140]}, win) == pytest.approx(0.5)  # y only
+    assert G.coverage({"desc": "", "bbox_2d": [0, 30, 20, 40]}, win) == pytest.approx(0.5)  # x only, from the left
+    # a box of area <= 1 is still measured by area (a quarter of it), not by its diagonal (half of it)
+    assert G.coverage({"desc": "", "bbox_2d": [109.5, 119.5, 110.5, 120.5]}, win) == pytest.approx(0.25)
+    # a flat polygon's outline is closed: 50->150 (half inside), 150->100 (outside), back 100->50 (inside)
+    assert G.coverage({"desc": "", "poly": [60, 60, 160, 60, 110, 60]}, win) == pytest.approx(0.5)
+    for x, y in [(10, 50), (110, 50), (50, 20), (50, 120)]:  # a point on each edge counts as inside
+        assert G.coverage({"desc": "", "line": [x, y, x, y]}, win) == 1.0
+    assert G.coverage({"desc": "", "line": [9.9, 50, 9.9, 50]}, win) == 0.0
+
+
 def test_polygon_coverage_matches_rasterized_estimate():
     rng = np.random.default_rng(3)
     for _ in range(30):
