@@ -186,11 +186,14 @@ def _strict(text: str, start: int, coords: CoordValues) -> TranspileResult:
     return TranspileResult(_dump(kept), tuple(elements.positions))
 
 
-def _skip_element(toks: list[_Tok], j: int) -> int:
-    """Index of the first ',' or ']' at depth 0 from ``j`` (or of eof); stray '}' are skipped."""
+def _skip_element(toks: list[_Tok], j: int, *, stop_at_object: bool = False) -> int:
+    """Index of the first ',' or ']' at depth 0 from ``j`` (or of eof); stray '}' are skipped.
+    ``stop_at_object``: also stop at a '{' at depth 0 (junk between two objects, not a broken object)."""
     depth = 0
     while toks[j].kind != "eof":
         kind = toks[j].kind
+        if kind == "{" and depth == 0 and stop_at_object:
+            return j
         if kind in "{[":
             depth += 1
         elif kind in "}]":
@@ -264,15 +267,15 @@ def _salvage(text: str, start: int, coords: CoordValues) -> TranspileResult:
                 errors.append(_fail_at(nxt, "',' or ']'"))
                 return finish()
             errors.append(_fail_at(nxt, "',' or ']'"))
-            if nxt.kind == "{":
-                continue  # a missing comma between objects: still read the next object
-            p.i = _skip_element(toks, p.i)
+            # junk after an object: skip it up to the next separator, the end of the list or the next
+            # object (a missing comma: that object is still read)
+            p.i = _skip_element(toks, p.i, stop_at_object=True)
             if p.tok.kind == ",":
                 p.i += 1
             elif p.tok.kind == "]":
                 p.i += 1
                 break
-            else:
+            elif p.tok.kind != "{":
                 return finish()
     try:
         p.expect("}", "'}'")

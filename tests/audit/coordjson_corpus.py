@@ -82,6 +82,14 @@ CORPUS: list[tuple[str, str]] = [  # (text, coords)
     (f'{{"objects": [{BOX}, {{"desc" "dog", "bbox_2d": [{C(1)}, {C(2)}, {C(3)}, {C(4)}]}}, {BOX}]}}', "tokens"),
     (f'{{"objects" [{BOX}]}}', "tokens"),
     (f'{{"objects": {BOX}}}', "tokens"),
+    # salvage recovery: a bad element start, junk between elements, a truncated non-object element
+    (f'{{"objects": [{BOX}, <|box_start|>, {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX} <|box_start|> {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX} x, {BOX}]}}', "tokens"),
+    (f'{{"objects": [{BOX} x]}}', "tokens"),
+    (f'{{"objects": [{BOX} x {BOX}', "tokens"),
+    (f'{{"objects": [{BOX}, [{C(1)}, {C(2)}', "tokens"),
+    (f'{{"objects": [{BOX}, tr', "tokens"),
 ]
 
 
