@@ -29,6 +29,7 @@ from PIL import Image
 
 from src.datasets import geometry
 from src.datasets.aug_ops import OP_PARAMS, Fill, apply_op, copy_objects, validate_params
+from src.datasets.image_frame import ImageFrame
 
 
 def _as_mapping(obj: Any, what: str) -> dict[str, Any]:
@@ -187,9 +188,9 @@ class AugmentationPipeline:
     are not multiples of it (after rotate or crop), a final resize to the nearest multiples is applied
     to image and coordinates (exact per-axis ratio) and recorded as an ``align`` op. ``max_pixels``
     (``template.max_pixels``): an aligned result above it (after an upward scale) is resized down to
-    fit it (:func:`geometry.fit_pixels`) in the same step, so the template never resizes an augmented
-    image behind the coordinates' back. The step runs whenever ops ran, never on a disabled or
-    bypassed sample.
+    fit it in the same step, by the template's own rule (:class:`~.image_frame.ImageFrame`:
+    transformers' ``smart_resize``), so the template never resizes an augmented image behind the
+    coordinates' back. The step runs whenever ops ran, never on a disabled or bypassed sample.
     """
 
     def __init__(self, spec: AugmentationSpec, *, fill: Fill = 0, size_multiple: int | None = None,
@@ -198,6 +199,8 @@ class AugmentationPipeline:
             raise ValueError(f"size_multiple must be positive, got {size_multiple}")
         if max_pixels is not None and size_multiple is None:
             raise ValueError("max_pixels needs size_multiple (the cap keeps sides aligned)")
+        if max_pixels is not None and max_pixels < size_multiple * size_multiple:
+            raise ValueError(f"max_pixels {max_pixels} is below one {size_multiple}x{size_multiple} patch group")
         self.spec = spec
         self.fill = fill
         self.size_multiple = size_multiple
@@ -240,7 +243,7 @@ class AugmentationPipeline:
             w, h = cur_image.size
             nw, nh = geometry.scaled_size(w, h, 1.0, self.size_multiple)
             if self.max_pixels is not None and nw * nh > self.max_pixels:
-                nw, nh = geometry.fit_pixels(w, h, self.max_pixels, self.size_multiple)
+                nw, nh = ImageFrame(self.size_multiple, 0, self.max_pixels).size(w, h)
             if (nw, nh) != (w, h):
                 cur_objects = geometry.resize(cur_objects, w, h, nw, nh)
                 cur_image = cur_image.resize((nw, nh), Image.Resampling.BILINEAR)

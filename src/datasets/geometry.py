@@ -261,26 +261,6 @@ def scaled_size(width: int, height: int, factor: float, multiple: int = 32) -> t
     return side(width), side(height)
 
 
-def fit_pixels(width: int, height: int, max_pixels: int, multiple: int = 32) -> tuple[int, int]:
-    """A ``multiple``-aligned size of about the aspect of ``width`` x ``height`` with at most
-    ``max_pixels`` pixels: both sides divided by ``max(1, sqrt(width * height / max_pixels))`` and
-    floored to multiples (Qwen-VL's smart_resize rule above ``max_pixels``), at least one multiple each."""
-    if max_pixels < multiple * multiple:
-        raise ValueError(f"max_pixels {max_pixels} is below one {multiple}x{multiple} patch group")
-    beta = max(1.0, math.sqrt(width * height / max_pixels))
-
-    def side(v: int) -> int:
-        return max(multiple, math.floor(v / beta / multiple) * multiple)
-
-    w, h = side(width), side(height)
-    while w * h > max_pixels:  # only for extreme aspect ratios, where one side is held at one multiple
-        if w >= h:
-            w -= multiple
-        else:
-            h -= multiple
-    return w, h
-
-
 def resize(
     objects: Sequence[Any], width: int, height: int, new_width: int, new_height: int
 ) -> list[dict[str, Any]]:

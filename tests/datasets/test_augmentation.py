@@ -21,6 +21,7 @@ from src.datasets.augmentation import (
     OpSpec,
     progress_of,
 )
+from src.datasets.image_frame import ImageFrame
 
 ALL_OPS = [
     {"name": "hflip", "prob": 0.5},
@@ -269,13 +270,15 @@ def test_max_pixels_caps_upward_scales_in_the_align_step():
     pipe = AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=budget)
     res = pipe(noise_image(), OBJECTS, np.random.default_rng(0))
     (w, h) = res.image.size
-    assert (w, h) == G.fit_pixels(pw, ph, budget) and w * h <= budget
+    assert (w, h) == ImageFrame(32, 0, budget).size(pw, ph) and w * h <= budget
     assert res.applied_names == ["scale", "align"] and res.applied[-1].params == {"width": w, "height": h}
     assert res.objects == G.resize(plain.objects, pw, ph, w, h)
     within = AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=pw * ph)
     assert within(noise_image(), OBJECTS, np.random.default_rng(0)).applied_names == ["scale"]
     with pytest.raises(ValueError, match="max_pixels needs size_multiple"):
         AugmentationPipeline.from_config({"enabled": True, "ops": ops}, max_pixels=budget)
+    with pytest.raises(ValueError, match="max_pixels 1000 is below one 32x32 patch group"):
+        AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=1000)
 
 
 def test_color_never_changes_geometry():

@@ -215,25 +215,6 @@ def test_scaled_size_multiples_of_32():
         G.scaled_size(10, 10, 0)
 
 
-@pytest.mark.parametrize("w,h,budget", [(320, 256, 65536), (256, 192, 65536), (640, 480, 65536), (250, 190, 65536),
-                                        (4096, 64, 65536), (1000, 1000, 1048576), (2048, 1536, 1048576)])
-def test_fit_pixels_stays_within_the_budget_aligned_and_close_in_aspect(w, h, budget):
-    fw, fh = G.fit_pixels(w, h, budget)
-    assert fw * fh <= budget and fw % 32 == 0 and fh % 32 == 0 and fw >= 32 and fh >= 32
-    assert fw <= max(w, 32) and fh <= max(h, 32)  # never upscaled
-    if w * h > budget:  # as large as flooring allows: one more multiple on both sides would not fit
-        assert (fw + 32) * (fh + 32) > budget
-        assert abs(fw / fh - w / h) <= 32 * (w / h) / min(fw, fh) + 1e-9
-
-
-def test_fit_pixels_keeps_aligned_sizes_within_the_budget():
-    assert G.fit_pixels(256, 192, 65536) == (256, 192)
-    assert G.fit_pixels(320, 256, 65536) == (256, 224)  # smart_resize: sqrt(81920 / 65536) = 1.118
-    assert G.fit_pixels(20000, 10, 65536) == (2048, 32)  # one side held at one multiple
-    with pytest.raises(ValueError, match="below one 32x32 patch group"):
-        G.fit_pixels(64, 64, 1000)
-
-
 def test_resize_uses_exact_per_axis_ratio():
     out = G.resize([BOX, POLY], 160, 112, 224, 96)
     sx, sy = 224 / 160, 96 / 112
