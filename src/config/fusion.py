@@ -5,7 +5,14 @@ list of entries. Across the extends chain, entries merge by `name` (falling back
 a matching entry deep-merges into the earlier one, a new entry is appended, and an explicit
 empty list replaces the whole list. Paths are repo-relative. Sampling semantics (for the data
 pipeline): per epoch each target yields round(len x ratio) records; each source yields
-round(ratio x total target quota) records.
+round(ratio x total target quota) records, both without replacement while the pool lasts.
+
+Entry options beyond the sampling: `augmentation` (this entry's train samples are augmented when
+the preset enables augmentation) and `curriculum` (the augmentation follows
+`custom.augmentation_curriculum`; false = the base ops for the whole run), `max_objects_per_image`
+(sources only: train samples keep their first K objects, in file order), per-entry prompts.
+`dataset: chat` marks a chat-format member: records are `{"messages": [...]}` conversations,
+text-only, trained as written (no prompt, target rendering or augmentation).
 """
 
 from __future__ import annotations
@@ -16,16 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from .diagnostics import pydantic_problems, unknown_key_problem
 from .errors import ConfigError, Problem
 from .extends import EXTENDS_KEY, linearize
 from .paths import display_path, locate_config_file, resolve_repo_path
-from .schema_base import RepoPath, StrictModel
+from .schema_base import PositiveInt, RepoPath, StrictModel
 from .yaml_io import YamlDocument, join_index, load_yaml_file
 
 LIST_KEYS = ("targets", "sources")
+CHAT_DATASET = "chat"
 TOP_LEVEL_KEYS = (EXTENDS_KEY, *LIST_KEYS)
 
 
@@ -38,6 +46,31 @@ class _FusionEntry(StrictModel):
     mode: Literal["dense", "summary"] = "dense"
     user_prompt: str | None = None
     summary_prompt: str | None = None
+    curriculum: bool = True
+
+    @property
+    def is_chat(self) -> bool:
+        return self.dataset == CHAT_DATASET
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chat_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("dataset") == CHAT_DATASET and "augmentation" not in data:
+            data = {**data, "augmentation": False}  # text-only: never augmented
+        return data
+
+    @model_validator(mode="after")
+    def _chat_rules(self) -> _FusionEntry:
+        if not self.is_chat:
+            return self
+        if getattr(self, "augmentation", False):
+            raise ValueError("a chat member (`dataset: chat`) is text-only: set `augmentation: false`")
+        written = [k for k in ("user_prompt", "summary_prompt") if getattr(self, k) is not None]
+        if written or getattr(self, "max_objects_per_image", None) is not None:
+            keys = written + (["max_objects_per_image"] if getattr(self, "max_objects_per_image", None) else [])
+            raise ValueError(f"a chat member (`dataset: chat`) trains its records' messages as written; "
+                             f"{', '.join(keys)} do not apply: remove them")
+        return self
 
     @property
     def train_path(self) -> Path:
@@ -58,6 +91,7 @@ class FusionSource(_FusionEntry):
     """An auxiliary dataset mixed in at ratio x (total target quota) per epoch."""
 
     augmentation: bool = False
+    max_objects_per_image: PositiveInt | None = None
 
 
 class _FusionFile(StrictModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .schema_base import PositiveFloat, Probability, RepoPath, StrictModel
+from .schema_base import PositiveFloat, PositiveInt, Probability, RepoPath, StrictModel
 
 
 class HFlipOp(StrictModel):
@@ -108,7 +108,7 @@ class CustomConfig(StrictModel):
     fusion_config: RepoPath | None = None
     use_summary: bool = False
     coord_format: Literal["pixel", "norm1000", "coord_tokens"] = "norm1000"
-    object_ordering: Literal["reading_order", "as_is"] = "reading_order"
+    object_ordering: Literal["reading_order", "center_reading_order", "as_is"] = "reading_order"
     json_format: Literal["standard"] = "standard"
     assistant_prefix_format: str | None = None
     user_prompt: str | None = None
@@ -119,6 +119,10 @@ class CustomConfig(StrictModel):
     dump_conversation_text: bool = False
     dump_conversation_path: RepoPath | None = None
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    # Debug/eval budgets: each fusion entry's train pool / each target's eval set is cut to its first
+    # N records (file order) before sampling; null = every record.
+    train_sample_limit: PositiveInt | None = None
+    val_sample_limit: PositiveInt | None = None
     # Chat-template / tokenizer drift guard: the sha256 (or a >= 12-digit prefix) of the probe
     # conversation's ids from a previous run's manifest (`template_fingerprint.sha256`), or
     # "recorded" (src/audit/template_fingerprints.json, by model directory name); null = record only.

@@ -12,15 +12,19 @@ keyword arguments. Imports no ms-swift: the caller constructs the arguments obje
   the fusion dataset itself from `cfg.custom.fusion_config`.
 - vLLM server mode: `vllm_max_model_len` is left out (ms-swift ignores it for an external server
   and warns); the server launcher passes it to `swift rollout` from the resolved config.
+- `training.effective_batch_size` (a launcher key) becomes `gradient_accumulation_steps` for the
+  launch's world size (`WORLD_SIZE`, 1 without a launcher); it must divide exactly.
 - `cfg.is_rlhf` tells which class to build: RLHFArguments for gkd/grpo, SftArguments otherwise.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .fusion import load_fusion_config
 from .paths import resolve_repo_path
+from .schema_training import gradient_accumulation_steps
 from .swift_fields import SECTION_KEY_ALIASES
 from .training_config import PATH_KEYS, TrainingConfig
 
@@ -48,7 +52,12 @@ def _absolute(value: Any) -> Any:
     return value
 
 
-def build_swift_kwargs(cfg: TrainingConfig) -> dict[str, Any]:
+def launch_world_size() -> int:
+    """Processes of this launch (torchrun / deepspeed set WORLD_SIZE; 1 without them)."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+
+
+def build_swift_kwargs(cfg: TrainingConfig, world_size: int | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     path_args = {key.split(".", 1)[1] for key in PATH_KEYS if not key.startswith("custom.")}
     for section, values in _sections(cfg).items():
@@ -70,6 +79,11 @@ def build_swift_kwargs(cfg: TrainingConfig) -> dict[str, Any]:
         entries = (*fusion.targets, *fusion.sources)
         kwargs["dataset"] = [str(e.train_path) for e in entries]
         kwargs["val_dataset"] = [str(t.val_path) for t in fusion.targets if t.val_path is not None]
+
+    if cfg.schedule.effective_batch_size is not None:
+        kwargs["gradient_accumulation_steps"] = gradient_accumulation_steps(
+            cfg.schedule.effective_batch_size, int(kwargs.get("per_device_train_batch_size", 1)),
+            launch_world_size() if world_size is None else world_size)
 
     if kwargs.get("vllm_mode") == "server":
         kwargs.pop("vllm_max_model_len", None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from .paths import resolve_repo_path
 from .resolve import ResolvedConfig
 from .schema_custom import CustomConfig
 from .schema_stage2 import RolloutMatchingConfig, Stage2ABConfig
+from .schema_training import TrainingSchedule
 
 # Keys whose values are paths (repo-relative unless absolute). They stay as written in the
 # resolved config and become absolute in `build_swift_kwargs` and the accessors below.
@@ -54,6 +55,9 @@ class TrainingConfig:
     stage2_ab: Stage2ABConfig | None
     rollout_matching: RolloutMatchingConfig | None
     source: ResolvedConfig
+    # launcher keys of `training` (effective_batch_size, save_delay_steps, save_last_epoch); they are
+    # not in `training`, which holds ms-swift arguments only
+    schedule: TrainingSchedule = field(default_factory=TrainingSchedule)
 
     @property
     def path(self) -> Path:

@@ -20,6 +20,7 @@ from .paths import resolve_repo_path
 from .resolve import MISSING, ResolvedConfig, with_values
 from .schema_custom import CustomConfig
 from .schema_stage2 import RolloutMatchingConfig, Stage2ABConfig
+from .schema_training import LAUNCHER_TRAINING_KEYS, schedule_problems, split_training
 from .swift_fields import SECTION_KEY_ALIASES, SWIFT_SECTIONS, section_keys, sections_of
 from .training_config import TrainingConfig
 
@@ -78,6 +79,8 @@ def _structure_problems(resolved: ResolvedConfig) -> list[Problem]:
         valid = section_keys(key)
         for name, field_value in value.items():
             dotted = f"{key}.{name}"
+            if key == "training" and name in LAUNCHER_TRAINING_KEYS:
+                continue  # launcher keys: schema_training
             field = valid.get(name)
             if field is None or find_migration(dotted) is not None:
                 homes = [s for s in sections_of(name) if s != key]
@@ -149,7 +152,7 @@ def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None) -> l
         return problems + [Problem(f"invalid fusion config {custom.fusion_config}: {p.render()}",
                                    key="custom.fusion_config", where=where) for p in exc.problems]
     wanted = "summary" if custom.use_summary else "dense"
-    off = [t.name for t in fusion.targets if t.mode != wanted]
+    off = [t.name for t in fusion.targets if t.mode != wanted and not t.is_chat]
     if off:
         problems.append(Problem(
             f"custom.use_summary is {custom.use_summary} ({resolved.where('custom.use_summary')}) but fusion "
@@ -164,6 +167,8 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
     problems = _structure_problems(resolved)
     typed, typed_problems = _typed_sections(resolved)
     problems += typed_problems
+    schedule, schedule_errs = schedule_problems(resolved)
+    problems += schedule_errs
     if runnable:
         problems += _launch_problems(resolved)
     mode, mode_errs = detect_mode(resolved)
@@ -182,12 +187,14 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
     final = with_values(resolved, proxied, PROXY_ORIGIN) if proxied else resolved
     if "rollout_matching.vllm.max_model_len" in proxied:
         typed["rollout_matching"] = RolloutMatchingConfig.model_validate(final.data["rollout_matching"])
+    typed["schedule"] = schedule
     return _build(mode, final, typed)
 
 
 def _build(mode: Mode, final: ResolvedConfig, typed: dict[str, Any]) -> TrainingConfig:
     def section(name: str) -> dict[str, Any]:
-        return copy.deepcopy(final.get(name, None) or {})
+        values = copy.deepcopy(final.get(name, None) or {})
+        return split_training(values)[0] if name == "training" else values
 
     return TrainingConfig(
         mode=mode,
@@ -204,4 +211,5 @@ def _build(mode: Mode, final: ResolvedConfig, typed: dict[str, Any]) -> Training
         stage2_ab=typed["stage2_ab"],
         rollout_matching=typed["rollout_matching"],
         source=final,
+        schedule=typed["schedule"],
     )

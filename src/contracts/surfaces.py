@@ -54,6 +54,8 @@ SURFACES: tuple[Surface, ...] = (
         Method("add_callback", ("self", "callback"), "LauncherSft.train installs our callbacks"),
         Method("create_optimizer", ("self",), "vit_lr / aligner_lr parameter groups (ms-swift override)"),
         Method("get_decay_parameter_names", ("self", "model"), "weight-decay split of the optimizer groups"),
+        Method("_save_checkpoint", ("self", "model", "trial"),
+               "every save strategy writes through it; save_schedule wraps it (save_delay_steps, save_last_epoch)"),
     )),
     Surface("transformers", "TrainerCallback", kind="class", methods=(
         Method("on_train_begin", ("self", "args", "state", "control")),

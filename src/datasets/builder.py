@@ -5,6 +5,7 @@ the train set is a `FusionDataset` whose per-epoch schedule is a pure function o
 (training.seed, epoch); each sample is augmented (when the preset and the entry allow it),
 rendered into its assistant target, wrapped into a conversation and encoded by the template.
 The eval set is every record of the targets' `val_jsonl`, in file order, never augmented.
+Sample limits, source object caps and chat-format members: `fusion_members`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from typing import Any
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
 
-from src.config import TrainingConfig, load_fusion_config
+from src.config import ConfigError, Problem, TrainingConfig, display_path, load_fusion_config
 from src.config.fusion import FusionSource, FusionTarget
 
 from .augmentation import AugmentationPipeline
 from .conversation import build_conversation
 from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, FusionMember, SampleContext, Transform
+from .fusion_members import ChatEncoder, EncodedChats, cap_objects, entry_records
 from .image_frame import ImageFrame, fit_record
-from .jsonl_index import JsonlIndex
-from .records import DenseObject, Problem, Record, RecordError, RecordSource
+from .records import DenseObject, Record, RecordError, RecordSource
+from .records import Problem as RecordProblem
 from .render import render_target
 
 # Qwen3-VL sees images in 32-pixel cells (patch 16 x merge 2); augmented sizes are kept on it.
@@ -43,6 +45,7 @@ class SamplePolicy:
     ordering: str
     prefix: str | None
     augmentation: AugmentationPipeline | None  # None: this entry is never augmented
+    max_objects: int | None = None  # a source's max_objects_per_image (train samples only)
 
 
 def sample_policy(cfg: TrainingConfig, entry: FusionTarget | FusionSource, train: bool) -> SamplePolicy:
@@ -61,7 +64,7 @@ def sample_policy(cfg: TrainingConfig, entry: FusionTarget | FusionSource, train
     augment = None
     if train and entry.augmentation and custom.augmentation.enabled:
         augment = AugmentationPipeline.from_config(
-            custom.augmentation, custom.augmentation_curriculum, size_multiple=IMAGE_SIZE_MULTIPLE,
+            custom.augmentation, custom.augmentation_curriculum if entry.curriculum else None, size_multiple=IMAGE_SIZE_MULTIPLE,
             max_pixels=cfg.template.get("max_pixels"),
         )
         if not augment.active:
@@ -73,6 +76,7 @@ def sample_policy(cfg: TrainingConfig, entry: FusionTarget | FusionSource, train
         ordering=custom.object_ordering,
         prefix=custom.assistant_prefix_format,
         augmentation=augment,
+        max_objects=getattr(entry, "max_objects_per_image", None) if train else None,
     )
 
 
@@ -89,7 +93,7 @@ def _image_paths(record: Record) -> list[str]:
     for path in paths:
         if not path.is_file():
             where = record.source or RecordSource("<unknown>", 0)
-            raise RecordError([Problem(where.path, where.line, f"image not found: {path}")])
+            raise RecordError([RecordProblem(where.path, where.line, f"image not found: {path}")])
     return [str(p) for p in paths]
 
 
@@ -102,7 +106,7 @@ def augment_record(record: Record, images: list[Image.Image], policy: SamplePoli
         where = record.source or RecordSource("<unknown>", 0)
         reason = (f"augmentation needs exactly one image per record, this record has {len(images)}; "
                   "disable augmentation for its fusion entry")
-        raise RecordError([Problem(where.path, where.line, reason)])
+        raise RecordError([RecordProblem(where.path, where.line, reason)])
     result = policy.augmentation(images[0], record.objects, ctx.rng(), progress=ctx.progress)
     objects = tuple(DenseObject.from_dict(o) for o in result.objects)
     return dataclasses.replace(record, objects=objects, width=result.width, height=result.height), [result.image]
@@ -114,6 +118,8 @@ def prepare_record(record: Record, policy: SamplePolicy, ctx: SampleContext | No
     to the size the template will give it (``frame``), coordinates included. ``None`` images: the
     record's files are used as they are (callers hand the template their paths)."""
     images = None
+    if ctx is not None:
+        record = cap_objects(record, policy.max_objects)
     if ctx is not None and policy.augmentation is not None:
         record, images = augment_record(record, _load_images(record), policy, ctx)
     if frame is not None and policy.coord_format == "pixel" and not frame.keeps(record.width, record.height):
@@ -169,16 +175,26 @@ def build_fusion_datasets(
     cfg: TrainingConfig,
     train_transform: Callable[[FusionTarget | FusionSource], Transform],
     eval_dataset: Callable[[FusionTarget], Dataset],
+    *,
+    chat_members: bool = False,
 ) -> tuple[FusionDataset, Dataset | None]:
     """The fusion config's train set (schedule from `training.seed`) and eval set (every target's
     `val_jsonl`). Callers differ only in what a sample becomes: `train_transform(entry)` for the
-    entry's train records, `eval_dataset(target)` over a target's val records."""
+    entry's train records, `eval_dataset(target)` over a target's val records. Chat-format members
+    only where the caller trains on conversations as written (`chat_members`)."""
     if cfg.fusion_config_path is None:
         raise ValueError("custom.fusion_config is not set: the preset names no training data")
     fusion = load_fusion_config(cfg.fusion_config_path)
+    chats = [e.name for e in (*fusion.targets, *fusion.sources) if e.is_chat]
+    if chats and not chat_members:
+        raise ConfigError([Problem(
+            f"chat-format members ({', '.join(chats)}) train only in sft runs (the {cfg.mode} pipeline needs "
+            "records with images and objects); remove them from this run's fusion config",
+            key="custom.fusion_config", where=display_path(cfg.fusion_config_path))], subject=cfg.source.display)
 
     def member(entry: FusionTarget | FusionSource) -> FusionMember:
-        return FusionMember(entry.name, JsonlIndex(entry.train_path), entry.ratio, transform=train_transform(entry))
+        records = entry_records(entry, entry.train_path, cfg.custom.train_sample_limit)
+        return FusionMember(entry.name, records, entry.ratio, transform=train_transform(entry))
 
     train = FusionDataset(
         [member(t) for t in fusion.targets],
@@ -190,14 +206,19 @@ def build_fusion_datasets(
 
 
 def encoded_eval_records(cfg: TrainingConfig, template: Any, target: FusionTarget) -> EncodedRecords:
-    """A target's val records, teacher-forced and unaugmented (the SFT evaluation set)."""
-    return EncodedRecords(JsonlIndex(target.val_path), SampleEncoder(template, sample_policy(cfg, target, train=False)),
-                          target.name)
+    """A target's val records (the first `custom.val_sample_limit`), teacher-forced and unaugmented
+    (the SFT evaluation set); a chat target's conversations as written."""
+    records = entry_records(target, target.val_path, cfg.custom.val_sample_limit)
+    if target.is_chat:
+        return EncodedChats(records, ChatEncoder(template), target.name)
+    return EncodedRecords(records, SampleEncoder(template, sample_policy(cfg, target, train=False)), target.name)
 
 
 def build_training_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionDataset, Dataset | None]:
+    def transform(entry: FusionTarget | FusionSource) -> Transform:
+        return ChatEncoder(template) if entry.is_chat else SampleEncoder(template, sample_policy(cfg, entry, train=True))
+
     return build_fusion_datasets(
-        cfg,
-        train_transform=lambda entry: SampleEncoder(template, sample_policy(cfg, entry, train=True)),
-        eval_dataset=lambda target: encoded_eval_records(cfg, template, target),
+        cfg, train_transform=transform,
+        eval_dataset=lambda target: encoded_eval_records(cfg, template, target), chat_members=True,
     )

@@ -32,7 +32,7 @@ from src.datasets.coordjson import (
 )
 from src.datasets.records import DenseObject, Record
 
-OBJECT_ORDERINGS: tuple[str, ...] = ("reading_order", "as_is")
+OBJECT_ORDERINGS: tuple[str, ...] = ("reading_order", "center_reading_order", "as_is")
 TARGET_MODES: tuple[str, ...] = ("dense", "summary")
 PREFIX_SEPARATOR = "\n"
 
@@ -46,12 +46,15 @@ def _where(record: Record) -> str:
 
 
 def order_objects(objects: Iterable[DenseObject], ordering: str = "reading_order") -> list[DenseObject]:
-    """Objects in the policy's order: ``reading_order`` sorts stably by (min y, min x)."""
+    """Objects in the policy's order: ``reading_order`` sorts stably by (min y, min x),
+    ``center_reading_order`` by the centre of the bounding box (y, then x)."""
     objects = list(objects)
     if ordering == "as_is":
         return objects
     if ordering == "reading_order":
         return sorted(objects, key=lambda o: (o.bounds[1], o.bounds[0]))
+    if ordering == "center_reading_order":
+        return sorted(objects, key=lambda o: (o.bounds[1] + o.bounds[3], o.bounds[0] + o.bounds[2]))
     raise RenderError(f"object ordering must be one of {OBJECT_ORDERINGS}, got {ordering!r}")
 
 

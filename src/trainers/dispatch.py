@@ -27,7 +27,7 @@ def run_sft(cfg: TrainingConfig) -> dict[str, Any]:
     args = SftArguments(**build_swift_kwargs(cfg))
     return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg),
                        telemetry=cfg.custom.telemetry,
-                       template_fingerprint=cfg.custom.template_fingerprint).main()
+                       template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule).main()
 
 
 def run_rlhf(cfg: TrainingConfig) -> dict[str, Any]:

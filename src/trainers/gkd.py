@@ -141,5 +141,5 @@ def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
         args,
         build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=True),
         trainer_extensions=gkd_trainer_extensions(cfg),
-        template_fingerprint=cfg.custom.template_fingerprint,
+        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
     ).main()

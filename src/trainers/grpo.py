@@ -55,5 +55,5 @@ def run_grpo(cfg: TrainingConfig) -> dict[str, Any]:
     args = RLHFArguments(**build_swift_kwargs(cfg))
     return LauncherRLHF(
         args, build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=False),
-        template_fingerprint=cfg.custom.template_fingerprint,
+        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
     ).main()

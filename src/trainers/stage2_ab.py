@@ -274,7 +274,7 @@ def run_stage2_ab(cfg: TrainingConfig) -> dict[str, Any]:
     return LauncherSft(args, build_datasets=partial(build_stage2_datasets, cfg),
                        telemetry=cfg.custom.telemetry,
                        trainer_extensions=[partial(install_stage2_ab, cfg=cfg)],
-                       template_fingerprint=cfg.custom.template_fingerprint).main()
+                       template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule).main()
 
 
 __all__ = ["LOSS_KEYS", "Stage2ABMixin", "Stage2Window", "install_stage2_ab", "reduce_window", "run_stage2_ab"]

@@ -20,6 +20,7 @@ from src.provenance import active_session
 
 from .callbacks import FusionScheduleCallback
 from .packing_guard import install_packing_guard
+from .save_schedule import install_save_schedule
 from .telemetry import install_telemetry
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ class LauncherSft(SwiftSft):
         telemetry: Any = None,  # custom.telemetry (per_dataset / per_token_type) or None
         trainer_extensions: Sequence[TrainerExtension] = (),
         template_fingerprint: str | None = None,  # custom.template_fingerprint
+        save_schedule: Any = None,  # cfg.schedule (save_delay_steps / save_last_epoch) or None
     ) -> None:
+        self._save_schedule = save_schedule
         self._build_datasets = build_datasets
         self._template_fingerprint = template_fingerprint
         self._callbacks = list(callbacks)
@@ -80,6 +83,8 @@ class LauncherSft(SwiftSft):
             trainer.add_callback(session.callback(train_dataset))
         for callback in self._callbacks:
             trainer.add_callback(callback)
+        if self._save_schedule is not None:
+            install_save_schedule(trainer, self._save_schedule.save_delay_steps, self._save_schedule.save_last_epoch)
         install_packing_guard(trainer)  # padding-free rows: labels / positions / boundaries checked per batch
         for extend in self._trainer_extensions:  # before telemetry: its collator then wraps theirs
             extend(trainer)
