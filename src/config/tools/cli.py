@@ -3,6 +3,8 @@
     inspect  --config P [--format json|yaml] [--explain] [--payload-only] [key.path=value ...]
     diff     --left A --right B [--profile parity] [--format text|json]
     validate [PATH ...]            (default: every YAML file under configs/)
+    migrate  OLD.yaml [--out NEW.yaml] | --tree OLD_ROOT --out NEW_ROOT [--report FILE]
+    parity-report --old OLD_ROOT --new NEW_ROOT [--out FILE]
 
 Exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences; 2 usage error or a
 config that cannot be loaded (missing file, YAML syntax error, bad extends, cycle). User mistakes
@@ -17,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from .commands import UsageError, run_diff, run_inspect, run_validate
+from .commands_migrate import MigrateUsageError, run_migrate, run_migration_diff, run_parity_report
 from .loading import LoadError
 from .output import Printer
 
@@ -31,6 +34,8 @@ examples:
   diff --left configs/train/grpo/dense_2048.yaml --right configs/train/grpo/dense_2048_lowaug.yaml
   diff --left old.yaml --right new.yaml --profile parity
   validate                      (every YAML file under configs/)
+  migrate --tree ../seed/configs --out configs/migrated     (seed-format tree -> ours, with a report)
+  parity-report --old ../seed/configs --new configs/migrated
 """
 
 
@@ -42,7 +47,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog, description="Inspect, diff and validate resolved training configs.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{inspect,diff,validate}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{inspect,diff,validate,migrate,parity-report}")
 
     p = sub.add_parser("inspect", parents=[common], help="print the extends chain and the resolved config",
                        description="Print the extends chain (low -> high precedence), then the resolved "
@@ -68,12 +73,44 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        description="Resolve and validate each config (a folder means every YAML "
                        "file below it); fusion configs use the fusion loader.")
     v.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: configs/)")
+
+    m = sub.add_parser("migrate", parents=[common], help="translate seed-format configs into ours, with a report",
+                       description="Translate the seed system's configs (keys, sections, value forms) into ours. "
+                       "Comments are kept; every translation and every setting without an equivalent is "
+                       "written to a report (exit 1 when there are such settings).")
+    m.add_argument("source", nargs="?", metavar="OLD.yaml", help="one file (YAML to stdout unless --out)")
+    m.add_argument("--tree", metavar="OLD_ROOT", help="a whole config tree (training and fusion configs)")
+    m.add_argument("--out", metavar="NEW", help="output file, or output folder with --tree")
+    m.add_argument("--report", metavar="FILE", help="report path (default: NEW_ROOT/MIGRATION_REPORT.md, "
+                   "NEW.yaml.migration.md, or stderr)")
+
+    r = sub.add_parser("parity-report", parents=[common], help="seed 001 parity checklist of a migrated tree",
+                       description="For every runnable preset (train/, smoke/) of OLD_ROOT: old path -> new path "
+                       "-> parity status, forbidden keys and settings without an equivalent.")
+    r.add_argument("--old", required=True, metavar="OLD_ROOT")
+    r.add_argument("--new", required=True, metavar="NEW_ROOT")
+    r.add_argument("--out", metavar="FILE", help="write the Markdown table here (default: stdout)")
     return parser
+
+
+def _seed_format(path: str) -> bool:
+    from .migration_parity import is_seed_format
+
+    try:
+        return is_seed_format(path)
+    except Exception:  # noqa: BLE001 - unloadable: the plain diff reports it
+        return False
 
 
 def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
     if args.command == "inspect":
         return run_inspect(args.config, args.overrides, args.format, args.explain, args.payload_only, out, err)
+    if args.command == "migrate":
+        return run_migrate(args.source, args.tree, args.out, args.report, out, err)
+    if args.command == "parity-report":
+        return run_parity_report(args.old, args.new, args.out, out)
+    if args.command == "diff" and args.profile == "parity" and _seed_format(args.left):
+        return run_migration_diff(args.left, args.right, args.format, out)
     if args.command == "diff":
         return run_diff(args.left, args.right, args.profile, args.format, out, err)
     return run_validate(args.paths, out)
@@ -94,7 +131,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         err.line("\n".join([f"error: cannot load {exc.subject}"] + [f"- {p.render()}" for p in exc.problems]),
                  "bad")
         return EXIT_USAGE
-    except UsageError as exc:
+    except (UsageError, MigrateUsageError) as exc:
         sys.stdout.flush()
         err.line(f"{parser.prog}: error: {exc}", "bad")
         return EXIT_USAGE
