@@ -26,6 +26,7 @@ artifacts: install
 	$(PY) -m src.models.tiny_qwen3_vl --out $(ART)/tiny-qwen3-vl-teacher --seed 1
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_dense --train 64 --val 16 --seed 0
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_dense_b --train 48 --val 8 --seed 1
+	$(PY) -m src.datasets.synthetic_chat --out $(ART)/data/synthetic_chat --train 32 --val 8 --seed 0
 
 # Re-running keeps the earlier smoke run: it moves to <run dir>/previous_runs/<time>/.
 smoke: artifacts
