@@ -46,7 +46,7 @@ def test_summary_smoke_trains_like_the_dense_one(repo_root, tmp_path_factory, ti
 
 def test_chat_member_trains_and_is_counted(repo_root, tmp_path_factory, tiny_model_dir, synthetic_data_dir,
                                            chat_data_dir):
-    out, steps, manifest = _run(repo_root, tmp_path_factory, "configs/smoke/sft_chat_fusion_tiny.yaml")
+    _, steps, manifest = _run(repo_root, tmp_path_factory, "configs/smoke/sft_chat_fusion_tiny.yaml")
     assert all(math.isfinite(row["loss"]) for row in steps) and len(steps) == STEPS
     assert manifest["datasets"]["expected_counts"] == {"synthetic_dense": 64, "synthetic_chat": 16}
     realized = manifest["realized_counts"]["per_dataset"]
