@@ -271,3 +271,12 @@ def test_migrate_single_file_prints_yaml_and_reports_on_stderr(seed_tree, capsys
     assert "curriculum: false" in captured.out and "template" not in captured.out
     assert "sources[0].sample_without_replacement" in captured.err
     assert main(["migrate"]) == 2
+
+
+def test_config_guide_lists_every_rule_of_the_table():
+    from src.config.tools.seed_table import RULES
+
+    guide = (REPO_ROOT / "docs/config_guide.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## 11. Migrating"):]
+    for rule in RULES:
+        assert f"`{rule.seed}`" in section or f"`{rule.seed} " in section, rule.seed
