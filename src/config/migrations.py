@@ -2,11 +2,14 @@
 
 A key listed here is an error even where ms-swift would accept it (compatibility aliases such as
 `rlhf.max_new_tokens` silently override the real setting). A table key also matches everything
-below it (`prompts` covers `prompts.profile`).
+below it (`prompts` covers `prompts.profile`); `targets[].x` matches a key `x` of any fusion entry.
+Keys of the seed system's format are here for the guidance; `inspect_config.py migrate` translates
+whole files (its table: `src/config/tools/seed_table.py`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -85,6 +88,24 @@ MIGRATIONS: dict[str, Migration] = {
     "rollout_matching.do_sample": Migration("rollout_matching.decoding.do_sample", "Decoding has its own block."),
     "rollout_matching.rollout_backend": Migration("rollout_matching.backend", "Renamed."),
     "rollout_matching.vllm_mode": Migration("rollout_matching.vllm.mode", "vLLM settings have their own block."),
+    "custom.object_ordering_policy": Migration(
+        "custom.object_ordering", "reference_tlbr -> reading_order, center_tlbr -> center_reading_order."),
+    "custom.token_type_metrics": Migration("custom.telemetry.per_token_type", "`enabled` is per_token_type."),
+    "custom.grpo.batch_plan": Migration(
+        "training.effective_batch_size",
+        "Write the plan out: training.per_device_train_batch_size / per_device_eval_batch_size, "
+        "training.effective_batch_size and rlhf.generation_batch_size (= unified_batch_size).",
+    ),
+    "deepspeed.enabled": Migration("deepspeed.config", "A `deepspeed.config` turns DeepSpeed on; remove the section to turn it off."),
+    "training.save_safetensors": Migration(None, "transformers 5 always writes safetensors."),
+    **{f"{lst}[].{old}": Migration(new, "Fusion entry field renamed.")
+       for lst in ("targets", "sources") for old, new in (("augmentation_enabled", "augmentation"),
+                                                          ("curriculum_enabled", "curriculum"))},
+    **{f"{lst}[].template": Migration(
+        "user_prompt", "Prompt templates were Python code in the seed system: write the entry's user_prompt / "
+        "summary_prompt text (chat members, `dataset: chat`, need none).") for lst in ("targets", "sources")},
+    **{f"{lst}[].sample_without_replacement": Migration(
+        None, "Fusion sampling is always without replacement while the pool lasts.") for lst in ("targets", "sources")},
     "rollout_matching.max_completion_length": Migration(
         "rollout_matching.max_new_tokens", "The rollout budget is `max_new_tokens`."
     ),
@@ -93,7 +114,7 @@ MIGRATIONS: dict[str, Migration] = {
 
 def find_migration(dotted: str) -> Migration | None:
     """The migration for `dotted` or for the nearest enclosing key listed in the table."""
-    probe = dotted
+    probe = re.sub(r"\[\d+\]", "[]", dotted)
     while probe:
         if probe in MIGRATIONS:
             return MIGRATIONS[probe]
