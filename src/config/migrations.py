@@ -7,6 +7,7 @@ below it (`prompts` covers `prompts.profile`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -70,6 +71,18 @@ MIGRATIONS: dict[str, Migration] = {
     "custom.augmentation.curriculum": Migration(
         "custom.augmentation_curriculum", "The curriculum is a sibling of `custom.augmentation`."
     ),
+    "custom.augmentation.ops.params": Migration(
+        "custom.augmentation.ops",
+        "Ops are flat: write `{name: rotate, prob: 0.3, max_degrees: 10}`, not `{name, params: {...}}` "
+        "(`inspect_config.py migrate` rewrites them).",
+    ),
+    "custom.augmentation.ops.max_deg": Migration("custom.augmentation.ops.max_degrees", "`rotate` spells it out."),
+    "custom.augmentation_curriculum.phases.until_progress": Migration(
+        "custom.augmentation_curriculum.phases.until_percent",
+        "Milestones are percent of the run's optimizer steps (`until_percent: 100 x until_progress`) or "
+        "`until_step`; values now ramp linearly from the previous phase's targets (the base "
+        "`custom.augmentation` before the first phase) instead of switching at the milestone.",
+    ),
     "fusion_config": Migration("custom.fusion_config", "The fusion selection lives in the custom section."),
     "custom.fusion": Migration("custom.fusion_config", "Point at a fusion YAML under configs/fusion/."),
     "prompts": Migration(
@@ -92,8 +105,9 @@ MIGRATIONS: dict[str, Migration] = {
 
 
 def find_migration(dotted: str) -> Migration | None:
-    """The migration for `dotted` or for the nearest enclosing key listed in the table."""
-    probe = dotted
+    """The migration for `dotted` or for the nearest enclosing key listed in the table (list indices
+    are ignored: `ops[2].params` matches `ops.params`)."""
+    probe = re.sub(r"\[\d+\]", "", dotted)
     while probe:
         if probe in MIGRATIONS:
             return MIGRATIONS[probe]
