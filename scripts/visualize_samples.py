@@ -2,11 +2,15 @@
 """Render N training samples with their boxes, polygons, lines and descs into PNGs.
 
     python scripts/visualize_samples.py --config PRESET --num 8 --out DIR [--seed 0] [--no-augment]
+        [--step N --total-steps T] [--compare]
     python scripts/visualize_samples.py --jsonl FILE.jsonl --num 8 --out DIR
 
 With ``--config`` the samples come from the train JSONLs of the preset's fusion targets and
-are drawn after the preset's augmentation (``custom.augmentation``), so you see what the model
-is taught. With ``--jsonl`` they are drawn as stored. Exit 0 on success, 2 on a user error.
+are drawn after the preset's augmentation (``custom.augmentation``, at the curriculum's position
+``--step`` of ``--total-steps``, default the start), kept on the 32-pixel grid and within
+``template.max_pixels`` as in training, so you see what the model is taught; ``--compare`` puts
+the stored sample on the left. File names list the ops that fired (``!reason`` for a skipped one).
+With ``--jsonl`` they are drawn as stored. Exit 0 on success, 2 on a user error.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory for the PNGs")
     p.add_argument("--seed", type=int, default=0, help="sampling / augmentation seed (default 0)")
     p.add_argument("--no-augment", action="store_true", help="with --config: draw samples as stored")
+    p.add_argument("--step", type=int, default=0, help="curriculum position: optimizer step (default 0)")
+    p.add_argument("--total-steps", type=int, default=100,
+                   help="the run's total optimizer steps, for until_percent curricula (default 100)")
+    p.add_argument("--compare", action="store_true", help="draw the stored sample left of the augmented one")
     return p
 
 
@@ -66,7 +74,9 @@ def _from_config(preset: str):
     if aug is not None:
         from src.datasets.augmentation import AugmentationPipeline
 
-        pipeline = AugmentationPipeline.from_config(aug, getattr(cfg.custom, "augmentation_curriculum", None))
+        size_multiple = _import("src.datasets.builder", "IMAGE_SIZE_MULTIPLE")
+        pipeline = AugmentationPipeline.from_config(aug, cfg.custom.augmentation_curriculum, size_multiple=size_multiple,
+                                                    max_pixels=cfg.template.get("max_pixels"))
     # each target's own `augmentation` flag decides whether the preset's pipeline applies to it
     named = [(getattr(t, "name", None) or Path(t.train_jsonl).stem, resolve_repo_path(t.train_jsonl),
               pipeline if getattr(t, "augmentation", True) else None)
@@ -84,10 +94,25 @@ def _open_indexes(named):
     return out
 
 
-def render_samples(indexes, num: int, out_dir: Path, seed: int) -> list[Path]:
+def _applied_tag(result) -> str:
+    names = [a.name + (f"!{a.skipped}" if a.skipped else "") for a in result.applied]
+    return ("_" + "+".join(names)) if names else ("_bypassed" if result.bypassed else "")
+
+
+def _side_by_side(left: Image.Image, right: Image.Image) -> Image.Image:
+    gap = 8
+    out = Image.new("RGB", (left.width + gap + right.width, max(left.height, right.height)), (255, 255, 255))
+    out.paste(left, (0, 0))
+    out.paste(right, (left.width + gap, 0))
+    return out
+
+
+def render_samples(indexes, num: int, out_dir: Path, seed: int, *, step: int = 0, total_steps: int = 100,
+                   compare: bool = False) -> list[Path]:
     """Draw ``num`` samples chosen without replacement (seeded) across ``indexes``.
 
-    ``indexes`` holds ``(name, JsonlIndex, augmentation pipeline or None)`` triples.
+    ``indexes`` holds ``(name, JsonlIndex, augmentation pipeline or None)`` triples; augmentation runs at
+    curriculum position ``step`` of ``total_steps``.
     """
     sizes = [len(ix) for _, ix, _ in indexes]
     total = sum(sizes)
@@ -111,12 +136,15 @@ def render_samples(indexes, num: int, out_dir: Path, seed: int) -> list[Path]:
             raise UserError(f"{record.source}: cannot open image {image_path}: {e}") from None
         objects = [o.to_dict() for o in record.objects]
         tag = ""
+        stored = render_sample(image, objects) if compare else None
         if pipeline is not None:
-            result = pipeline(image, objects, np.random.default_rng([seed, g]))
+            result = pipeline(image, objects, np.random.default_rng([seed, g]), global_step=step,
+                              total_steps=total_steps)
             image, objects = result.image, result.objects
-            tag = "_" + "+".join(result.applied_names) if result.applied_names else ""
+            tag = _applied_tag(result)
+        picture = render_sample(image, objects)
         target = out_dir / f"{k:03d}_{name}_L{record.source.line}{tag}.png"
-        render_sample(image, objects).save(target)
+        (picture if stored is None else _side_by_side(stored, picture)).save(target)
         written.append(target)
     return written
 
@@ -135,13 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.num < 1:
             raise UserError("--num must be >= 1")
+        if args.step < 0 or args.total_steps < 1:
+            raise UserError("--step must be >= 0 and --total-steps >= 1")
         if args.config:
             named = _from_config(args.config)
             if args.no_augment:
                 named = [(name, path, None) for name, path, _ in named]
         else:
             named = [(Path(p).stem, Path(p), None) for p in args.jsonl]
-        written = render_samples(_open_indexes(named), args.num, Path(args.out), args.seed)
+        written = render_samples(_open_indexes(named), args.num, Path(args.out), args.seed, step=args.step,
+                                 total_steps=args.total_steps, compare=args.compare)
     except (UserError, RecordError, *_config_errors()) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

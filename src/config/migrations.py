@@ -2,7 +2,8 @@
 
 A key listed here is an error even where ms-swift would accept it (compatibility aliases such as
 `rlhf.max_new_tokens` silently override the real setting). A table key also matches everything
-below it (`prompts` covers `prompts.profile`); `targets[].x` matches a key `x` of any fusion entry.
+below it (`prompts` covers `prompts.profile`); list indices are ignored (`targets.x` matches a key `x`
+of any fusion target).
 Keys of the seed system's format are here for the guidance; `inspect_config.py migrate` translates
 whole files (its table: `src/config/tools/seed_table.py`).
 """
@@ -73,6 +74,18 @@ MIGRATIONS: dict[str, Migration] = {
     "custom.augmentation.curriculum": Migration(
         "custom.augmentation_curriculum", "The curriculum is a sibling of `custom.augmentation`."
     ),
+    "custom.augmentation.ops.params": Migration(
+        "custom.augmentation.ops",
+        "Ops are flat: write `{name: rotate, prob: 0.3, max_degrees: 10}`, not `{name, params: {...}}` "
+        "(`inspect_config.py migrate` rewrites them).",
+    ),
+    "custom.augmentation.ops.max_deg": Migration("custom.augmentation.ops.max_degrees", "`rotate` spells it out."),
+    "custom.augmentation_curriculum.phases.until_progress": Migration(
+        "custom.augmentation_curriculum.phases.until_percent",
+        "Milestones are percent of the run's optimizer steps (`until_percent: 100 x until_progress`) or "
+        "`until_step`; values now ramp linearly from the previous phase's targets (the base "
+        "`custom.augmentation` before the first phase) instead of switching at the milestone.",
+    ),
     "fusion_config": Migration("custom.fusion_config", "The fusion selection lives in the custom section."),
     "custom.fusion": Migration("custom.fusion_config", "Point at a fusion YAML under configs/fusion/."),
     "prompts": Migration(
@@ -98,13 +111,13 @@ MIGRATIONS: dict[str, Migration] = {
     ),
     "deepspeed.enabled": Migration("deepspeed.config", "A `deepspeed.config` turns DeepSpeed on; remove the section to turn it off."),
     "training.save_safetensors": Migration(None, "transformers 5 always writes safetensors."),
-    **{f"{lst}[].{old}": Migration(new, "Fusion entry field renamed.")
+    **{f"{lst}.{old}": Migration(new, "Fusion entry field renamed.")
        for lst in ("targets", "sources") for old, new in (("augmentation_enabled", "augmentation"),
                                                           ("curriculum_enabled", "curriculum"))},
-    **{f"{lst}[].template": Migration(
+    **{f"{lst}.template": Migration(
         "user_prompt", "Prompt templates were Python code in the seed system: write the entry's user_prompt / "
         "summary_prompt text (chat members, `dataset: chat`, need none).") for lst in ("targets", "sources")},
-    **{f"{lst}[].sample_without_replacement": Migration(
+    **{f"{lst}.sample_without_replacement": Migration(
         None, "Fusion sampling is always without replacement while the pool lasts.") for lst in ("targets", "sources")},
     "rollout_matching.max_completion_length": Migration(
         "rollout_matching.max_new_tokens", "The rollout budget is `max_new_tokens`."
@@ -113,8 +126,9 @@ MIGRATIONS: dict[str, Migration] = {
 
 
 def find_migration(dotted: str) -> Migration | None:
-    """The migration for `dotted` or for the nearest enclosing key listed in the table."""
-    probe = re.sub(r"\[\d+\]", "[]", dotted)
+    """The migration for `dotted` or for the nearest enclosing key listed in the table (list indices
+    are ignored: `ops[2].params` matches `ops.params`)."""
+    probe = re.sub(r"\[\d+\]", "", dotted)
     while probe:
         if probe in MIGRATIONS:
             return MIGRATIONS[probe]

@@ -3,100 +3,12 @@
 from __future__ import annotations
 
 import string
-from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .schema_base import PositiveFloat, PositiveInt, Probability, RepoPath, StrictModel
-
-
-class HFlipOp(StrictModel):
-    name: Literal["hflip"]
-    prob: Probability
-
-
-class VFlipOp(StrictModel):
-    name: Literal["vflip"]
-    prob: Probability
-
-
-class RotateOp(StrictModel):
-    name: Literal["rotate"]
-    prob: Probability
-    max_degrees: Annotated[float, Field(ge=0.0, le=180.0)]
-
-
-class ScaleOp(StrictModel):
-    """Resize by a factor in [min_scale, max_scale]; result sides rounded to multiples of 32."""
-
-    name: Literal["scale"]
-    prob: Probability
-    min_scale: PositiveFloat
-    max_scale: PositiveFloat
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ScaleOp:
-        if self.min_scale > self.max_scale:
-            raise ValueError(f"min_scale {self.min_scale} is above max_scale {self.max_scale}")
-        return self
-
-
-class CropOp(StrictModel):
-    """Random crop of relative size in [min_scale, max_scale]; objects whose visible fraction falls
-    under min_coverage are dropped."""
-
-    name: Literal["crop"]
-    prob: Probability
-    min_scale: Annotated[float, Field(gt=0.0, le=1.0)]
-    max_scale: Annotated[float, Field(gt=0.0, le=1.0)]
-    min_coverage: Probability
-
-    @model_validator(mode="after")
-    def _ordered(self) -> CropOp:
-        if self.min_scale > self.max_scale:
-            raise ValueError(f"min_scale {self.min_scale} is above max_scale {self.max_scale}")
-        return self
-
-
-class ColorOp(StrictModel):
-    """Colour jitter; each strength in [0, 1] is the maximum relative change (0 = off)."""
-
-    name: Literal["color"]
-    prob: Probability
-    brightness: Probability
-    contrast: Probability
-    saturation: Probability
-
-
-AugmentationOp = Annotated[
-    HFlipOp | VFlipOp | RotateOp | ScaleOp | CropOp | ColorOp, Field(discriminator="name")
-]
-
-
-class AugmentationConfig(StrictModel):
-    enabled: bool = False
-    bypass_prob: Probability = 0.0
-    ops: list[AugmentationOp] = Field(default_factory=list)
-
-
-class CurriculumPhase(StrictModel):
-    until_progress: Annotated[float, Field(gt=0.0, le=1.0)]
-    bypass_prob: Probability
-
-
-class AugmentationCurriculum(StrictModel):
-    """Piecewise bypass probability over training progress (fraction of total steps)."""
-
-    phases: Annotated[list[CurriculumPhase], Field(min_length=1)]
-
-    @field_validator("phases")
-    @classmethod
-    def _increasing(cls, phases: list[CurriculumPhase]) -> list[CurriculumPhase]:
-        ends = [p.until_progress for p in phases]
-        if any(b <= a for a, b in pairwise(ends)):
-            raise ValueError(f"until_progress must strictly increase across phases, got {ends}")
-        return phases
+from .schema_augmentation import AugmentationConfig, AugmentationCurriculum, check_curriculum
+from .schema_base import PositiveInt, RepoPath, StrictModel
 
 
 class TelemetryConfig(StrictModel):
@@ -127,6 +39,11 @@ class CustomConfig(StrictModel):
     # conversation's ids from a previous run's manifest (`template_fingerprint.sha256`), or
     # "recorded" (src/audit/template_fingerprints.json, by model directory name); null = record only.
     template_fingerprint: str | None = None
+
+    @model_validator(mode="after")
+    def _curriculum_matches_ops(self) -> CustomConfig:
+        check_curriculum(self.augmentation, self.augmentation_curriculum)
+        return self
 
     @field_validator("template_fingerprint", mode="before")
     @classmethod

@@ -151,12 +151,13 @@ def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None) -> l
     except ConfigError as exc:
         return problems + [Problem(f"invalid fusion config {custom.fusion_config}: {p.render()}",
                                    key="custom.fusion_config", where=where) for p in exc.problems]
-    wanted = "summary" if custom.use_summary else "dense"
-    off = [t.name for t in fusion.targets if t.mode != wanted and not t.is_chat]
+    # use_summary: true renders every entry as a summary, so a dense target would be ignored silently;
+    # with use_summary: false each entry renders in its own mode (dense and summary targets may mix).
+    off = [t.name for t in fusion.targets if custom.use_summary and t.mode != "summary" and not t.is_chat]
     if off:
         problems.append(Problem(
-            f"custom.use_summary is {custom.use_summary} ({resolved.where('custom.use_summary')}) but fusion "
-            f"targets {', '.join(off)} are not mode {wanted}; make the two agree.",
+            f"custom.use_summary is true ({resolved.where('custom.use_summary')}), which renders every entry as a "
+            f"summary, but fusion targets {', '.join(off)} are mode dense; make the two agree.",
             key="custom.fusion_config", where=where,
         ))
     return problems

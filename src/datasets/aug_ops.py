@@ -1,8 +1,17 @@
-"""Augmentation ops (docs/CONTRACTS.md "Augmentation ops"): image and objects transformed together.
+"""Augmentation ops (docs/data_contract.md "Augmentation"): image and objects transformed together.
 
-Every op is ``op(image, objects, params, rng, fill) -> OpOutput``. Geometric ops move the image with
-PIL and the coordinates with :mod:`src.datasets.geometry` using the same map; colour ops never touch
-geometry. Randomness comes only from the ``numpy.random.Generator`` passed in.
+Ops work on a :class:`Canvas` and come in three kinds, as in the seed system:
+- affine (``hflip``, ``vflip``, ``rotate``): nothing is resampled yet; the op's exact map is
+  composed into the canvas's pending affine, whose virtual canvas grows to hold all of the image
+  (a rotation never cuts corners);
+- colour (``color`` and :data:`~.aug_color.COLOR_OPS`): pixels only, applied at once to the image
+  as it is (before a pending warp, so padding added later stays exactly middle gray);
+- barrier (``scale``, ``crop``, ``roi_crop``, ``resize_by_scale``, ``expand_to_fit_affine``): the
+  pending affine is flushed first (one warp, middle-gray fill), then the op resamples or cuts.
+``expand_to_fit_affine`` folds its own scale-down into the pending warp, pads to its multiple
+(content top-left, padding right/bottom) and caps the pixel count. Coordinates move with
+:mod:`src.datasets.geometry` / :mod:`src.datasets.crop_geometry` through the same maps as the pixels.
+Randomness comes only from the ``numpy.random.Generator`` passed in.
 """
 
 from __future__ import annotations
@@ -15,22 +24,27 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageEnhance
 
+from src.datasets import crop_geometry as CG
 from src.datasets import geometry
+from src.datasets.aug_color import COLOR_OPS
 
 Objects = list[dict[str, Any]]
 Fill = int | tuple[int, ...]
-
-# Parameters (besides ``prob``) of each op, all required.
-OP_PARAMS: dict[str, tuple[str, ...]] = {
-    "hflip": (),
-    "vflip": (),
-    "rotate": ("max_degrees",),
-    "scale": ("min_scale", "max_scale"),
-    "crop": ("min_scale", "max_scale", "min_coverage"),
-    "color": ("brightness", "contrast", "saturation"),
-}
-SCALE_MULTIPLE = 32  # scaled sides are multiples of this (Qwen3-VL: patch 16 x merge 2)
+MIDDLE_GRAY = 128  # padding value: ~0 after Qwen3-VL's (x / 255 - 0.5) / 0.5 normalisation
+SCALE_MULTIPLE = 32  # `scale` sides are multiples of this (Qwen3-VL: patch 16 x merge 2)
 CROP_ATTEMPTS = 10  # windows tried before a crop that would drop every object is skipped
+
+AFFINE_OPS = frozenset({"hflip", "vflip", "rotate"})
+COLOUR_OPS = frozenset({"color", *COLOR_OPS})
+BARRIER_OPS = frozenset({"scale", "crop", "roi_crop", "resize_by_scale", "expand_to_fit_affine"})
+
+
+def fill_for(image: Image.Image) -> Fill:
+    """Middle gray in the image's mode."""
+    bands = len(image.getbands())
+    if bands == 1:
+        return MIDDLE_GRAY
+    return (MIDDLE_GRAY,) * 3 + ((255,) if bands == 4 else ())
 
 
 def copy_objects(objects: Sequence[Any]) -> Objects:
@@ -53,87 +67,99 @@ class OpOutput:
     skipped: str | None = None  # reason when the op was drawn but left the sample unchanged
 
 
-def validate_params(name: str, params: Mapping[str, float]) -> dict[str, float]:
-    """Check an op's parameters; returns them as floats. ``ValueError`` with the reason otherwise."""
-    if name not in OP_PARAMS:
-        raise ValueError(f"unknown augmentation op {name!r}; valid ops: {sorted(OP_PARAMS)}")
-    expected = OP_PARAMS[name]
-    unknown = sorted(set(params) - set(expected))
-    missing = [k for k in expected if k not in params]
-    if unknown:
-        raise ValueError(f"augmentation op {name!r}: unknown parameter(s) {unknown}; valid: {list(expected)}")
-    if missing:
-        raise ValueError(f"augmentation op {name!r}: missing parameter(s) {missing}")
-    p = {k: float(params[k]) for k in expected}
-    for k, v in p.items():
-        if not math.isfinite(v):
-            raise ValueError(f"augmentation op {name!r}: {k} must be finite, got {v}")
-    if name == "rotate" and not 0.0 <= p["max_degrees"] <= 180.0:
-        raise ValueError(f"rotate.max_degrees must be in [0, 180], got {p['max_degrees']}")
-    if name in ("scale", "crop") and not 0.0 < p["min_scale"] <= p["max_scale"]:
-        raise ValueError(f"{name}: need 0 < min_scale <= max_scale, got {p['min_scale']}, {p['max_scale']}")
-    if name == "crop":
-        if p["max_scale"] > 1.0:
-            raise ValueError(f"crop.max_scale must be <= 1, got {p['max_scale']}")
-        if not 0.0 <= p["min_coverage"] <= 1.0:
-            raise ValueError(f"crop.min_coverage must be in [0, 1], got {p['min_coverage']}")
-    if name == "color":
-        for k, v in p.items():
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"color.{k} must be in [0, 1], got {v}")
-    return p
+@dataclass
+class Canvas:
+    """The sample being augmented: the image, its objects, and a pending (not yet applied) affine
+    that maps the image onto a ``size`` canvas."""
+
+    image: Image.Image
+    objects: Objects
+    pending: geometry.Affine | None = None
+    size: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        if self.pending is None:
+            self.size = self.image.size
+
+    def push(self, affine: geometry.Affine, size: tuple[int, int]) -> None:
+        self.pending = affine if self.pending is None else self.pending.then(affine)
+        self.size = size
+
+    def flush(self) -> None:
+        """Apply the pending affine to pixels and coordinates (one warp, middle-gray fill)."""
+        if self.pending is not None:
+            self._warp(self.pending, self.size)
+
+    def _warp(self, affine: geometry.Affine, size: tuple[int, int]) -> None:
+        self.image = self.image.transform(size, Image.Transform.AFFINE, affine.pil_coefficients(),
+                                          resample=Image.Resampling.BILINEAR, fillcolor=fill_for(self.image))
+        self.objects = geometry.apply_affine(self.objects, affine, *size)
+        self.pending, self.size = None, size
 
 
-def _hflip(
-    image: Image.Image, objects: Objects, p: Mapping[str, float], rng: np.random.Generator, fill: Fill
-) -> OpOutput:
-    w, h = image.size
-    return OpOutput(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), geometry.hflip(objects, w, h))
+# ------------------------------------------------------------------------------------------- affine
 
 
-def _vflip(
-    image: Image.Image, objects: Objects, p: Mapping[str, float], rng: np.random.Generator, fill: Fill
-) -> OpOutput:
-    w, h = image.size
-    return OpOutput(image.transpose(Image.Transpose.FLIP_TOP_BOTTOM), geometry.vflip(objects, w, h))
+def _hflip(c: Canvas, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    c.push(geometry.hflip_affine(*c.size), c.size)
+    return {}
 
 
-def _rotate(
-    image: Image.Image, objects: Objects, p: Mapping[str, float], rng: np.random.Generator, fill: Fill
-) -> OpOutput:
+def _vflip(c: Canvas, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    c.push(geometry.vflip_affine(*c.size), c.size)
+    return {}
+
+
+def _rotate(c: Canvas, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     degrees = float(rng.uniform(-p["max_degrees"], p["max_degrees"]))
-    w, h = image.size
-    rot = geometry.rotation(w, h, degrees)
-    out = image.transform(
-        (rot.width, rot.height),
-        Image.Transform.AFFINE,
-        rot.pil_matrix,
-        resample=Image.Resampling.BILINEAR,
-        fillcolor=fill,
-    )
-    return OpOutput(
-        out,
-        geometry.apply_affine(objects, rot.affine, rot.width, rot.height),
-        {"degrees": degrees, "width": rot.width, "height": rot.height},
-    )
+    rot = geometry.rotation(*c.size, degrees)
+    c.push(rot.affine, (rot.width, rot.height))
+    return {"degrees": degrees, "width": rot.width, "height": rot.height}
 
 
-def _scale(
-    image: Image.Image, objects: Objects, p: Mapping[str, float], rng: np.random.Generator, fill: Fill
-) -> OpOutput:
-    factor = float(rng.uniform(p["min_scale"], p["max_scale"]))
+AFFINE: dict[str, Callable[[Canvas, Mapping[str, Any], np.random.Generator], dict[str, Any]]] = {
+    "hflip": _hflip, "vflip": _vflip, "rotate": _rotate,
+}
+
+# ------------------------------------------------------------------------------------------- colour
+
+
+def _color(image: Image.Image, p: Mapping[str, Any], rng: np.random.Generator) -> tuple[Image.Image, dict]:
+    """Brightness, contrast, saturation (in that order), each factor uniform in ``[1 - v, 1 + v]``."""
+    factors = {
+        k: float(rng.uniform(1.0 - p[k], 1.0 + p[k])) for k in ("brightness", "contrast", "saturation")
+    }
+    out = ImageEnhance.Brightness(image).enhance(factors["brightness"])
+    out = ImageEnhance.Contrast(out).enhance(factors["contrast"])
+    if out.mode in ("RGB", "RGBA"):
+        out = ImageEnhance.Color(out).enhance(factors["saturation"])
+    return out, factors
+
+
+COLOUR = {"color": _color, **COLOR_OPS}
+
+# ------------------------------------------------------------------------------------------- barriers
+
+
+def _resize(image: Image.Image, objects: Objects, factor: float, multiple: int) -> OpOutput:
     w, h = image.size
-    nw, nh = geometry.scaled_size(w, h, factor, SCALE_MULTIPLE)
+    nw, nh = geometry.scaled_size(w, h, factor, multiple)
     params = {"factor": factor, "width": nw, "height": nh}
     if (nw, nh) == (w, h):
-        return OpOutput(image, copy_objects(objects), params)
-    out = image.resize((nw, nh), Image.Resampling.BILINEAR)
-    return OpOutput(out, geometry.resize(objects, w, h, nw, nh), params)
+        return OpOutput(image, objects, params)
+    return OpOutput(image.resize((nw, nh), Image.Resampling.BILINEAR), geometry.resize(objects, w, h, nw, nh), params)
 
 
-def _crop(
-    image: Image.Image, objects: Objects, p: Mapping[str, float], rng: np.random.Generator, fill: Fill
-) -> OpOutput:
+def _scale(image: Image.Image, objects: Objects, p: Mapping[str, Any], rng: np.random.Generator) -> OpOutput:
+    return _resize(image, objects, float(rng.uniform(p["min_scale"], p["max_scale"])), SCALE_MULTIPLE)
+
+
+def _resize_by_scale(image: Image.Image, objects: Objects, p: Mapping[str, Any],
+                     rng: np.random.Generator) -> OpOutput:
+    return _resize(image, objects, float(rng.uniform(p["lo"], p["hi"])), int(p["align_multiple"]))
+
+
+def _crop(image: Image.Image, objects: Objects, p: Mapping[str, Any], rng: np.random.Generator) -> OpOutput:
     """Random window with sides ``scale * (w, h)``; objects under ``min_coverage`` are dropped.
 
     A window that would drop every object of a non-empty sample is redrawn, up to ``CROP_ATTEMPTS``
@@ -149,52 +175,78 @@ def _crop(
         window = (left, top, left + cw, top + ch)
         res = geometry.crop(objects, window, p["min_coverage"])
         if res.objects or not objects:
-            params = {
-                "scale": s,
-                "window": window,
-                "dropped": len(objects) - len(res.kept),
-                "attempts": attempt + 1,
-            }
+            params = {"scale": s, "window": window, "dropped": len(objects) - len(res.kept), "attempts": attempt + 1}
             return OpOutput(image.crop(window), res.objects, params)
-    return OpOutput(
-        image, copy_objects(objects), {"attempts": CROP_ATTEMPTS}, skipped="every window dropped all objects"
-    )
+    return OpOutput(image, objects, {"attempts": CROP_ATTEMPTS}, skipped="every window dropped all objects")
 
 
-def _color(
-    image: Image.Image, objects: Objects, p: Mapping[str, float], rng: np.random.Generator, fill: Fill
-) -> OpOutput:
-    """Brightness, contrast, saturation (in that order), each factor uniform in ``[1 - v, 1 + v]``."""
-    factors = {
-        k: float(rng.uniform(1.0 - p[k], 1.0 + p[k])) for k in ("brightness", "contrast", "saturation")
-    }
-    out = image
-    out = ImageEnhance.Brightness(out).enhance(factors["brightness"])
-    out = ImageEnhance.Contrast(out).enhance(factors["contrast"])
-    if out.mode in ("RGB", "RGBA"):
-        out = ImageEnhance.Color(out).enhance(factors["saturation"])
-    return OpOutput(out, copy_objects(objects), factors)
+def _roi_crop(image: Image.Image, objects: Objects, p: Mapping[str, Any], rng: np.random.Generator) -> OpOutput:
+    """Crop around one anchor object chosen uniformly (see :mod:`~.crop_geometry`); skipped, unchanged,
+    when no object is an anchor or the window would be the whole image."""
+    anchors = [i for i, o in enumerate(objects) if CG.is_anchor(o, p["anchor_classes"])]
+    if not anchors:
+        return OpOutput(image, objects, {}, skipped="no_anchor")
+    anchor = anchors[int(rng.integers(len(anchors)))]
+    s = float(rng.uniform(*p["scale_range"]))
+    w, h = image.size
+    window = CG.roi_window(CG.bounds(objects[anchor]), s, float(p["min_crop_size"]), w, h)
+    params: dict[str, Any] = {"anchor": anchor, "scale": s, "window": window}
+    if window == (0, 0, w, h):
+        return OpOutput(image, objects, params, skipped="full_image")
+    res = CG.roi_crop(objects, window, float(p["min_coverage"]), float(p["completeness_threshold"]))
+    params.update(dropped=len(objects) - len(res.kept), marked=len(res.marked))
+    return OpOutput(image.crop(window), res.objects, params)
 
 
-OpFn = Callable[[Image.Image, Objects, Mapping[str, float], np.random.Generator, Fill], OpOutput]
-
-OPS: dict[str, OpFn] = {
-    "hflip": _hflip,
-    "vflip": _vflip,
-    "rotate": _rotate,
-    "scale": _scale,
-    "crop": _crop,
-    "color": _color,
+BARRIER: dict[str, Callable[[Image.Image, Objects, Mapping[str, Any], np.random.Generator], OpOutput]] = {
+    "scale": _scale, "crop": _crop, "roi_crop": _roi_crop, "resize_by_scale": _resize_by_scale,
 }
 
 
-def apply_op(
-    name: str,
-    image: Image.Image,
-    objects: Sequence[Any],
-    params: Mapping[str, float],
-    rng: np.random.Generator,
-    fill: Fill = 0,
-) -> OpOutput:
-    """Run one op unconditionally (the pipeline decides whether it fires)."""
-    return OPS[name](image, copy_objects(objects), params, rng, fill)
+def _expand_to_fit_affine(c: Canvas, p: Mapping[str, Any]) -> dict[str, Any]:
+    """Flush onto the full (expanded) canvas, pad to ``multiple``, cap at ``max_pixels`` (see module doc)."""
+    vw, vh = c.size
+    cw, ch, pw, ph = CG.fit_canvas(vw, vh, int(p["multiple"]), int(p["max_pixels"]))
+    params = {"width": pw, "height": ph, "content": (cw, ch)}
+    if c.pending is not None:
+        shrink = geometry.Affine(cw / vw, 0.0, 0.0, 0.0, ch / vh, 0.0)
+        c._warp(c.pending if (cw, ch) == (vw, vh) else c.pending.then(shrink), (pw, ph))
+        return params
+    if (cw, ch) != (vw, vh):
+        c.image = c.image.resize((cw, ch), Image.Resampling.BILINEAR)
+        c.objects = geometry.resize(c.objects, vw, vh, cw, ch)
+    if (pw, ph) != (cw, ch):
+        padded = Image.new(c.image.mode, (pw, ph), fill_for(c.image))
+        padded.paste(c.image, (0, 0))
+        c.image = padded
+    c.size = (pw, ph)
+    return params
+
+
+ALL_OPS = frozenset(AFFINE_OPS | COLOUR_OPS | BARRIER_OPS)
+
+
+def run_op(name: str, canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) -> tuple[dict, str | None]:
+    """Apply op ``name`` to ``canvas`` in place; returns ``(sampled parameters, skip reason or None)``."""
+    if name in AFFINE:
+        return AFFINE[name](canvas, params, rng), None
+    if name in COLOUR:
+        canvas.image, sampled = COLOUR[name](canvas.image, params, rng)
+        return sampled, None
+    canvas.flush()
+    if name == "expand_to_fit_affine":
+        return _expand_to_fit_affine(canvas, params), None
+    out = BARRIER[name](canvas.image, canvas.objects, params, rng)
+    canvas.image, canvas.objects, canvas.size = out.image, out.objects, out.image.size
+    return out.params, out.skipped
+
+
+def apply_op(name: str, image: Image.Image, objects: Sequence[Any], params: Mapping[str, Any],
+             rng: np.random.Generator) -> OpOutput:
+    """Run one op unconditionally and flush (the pipeline decides whether an op fires)."""
+    if name not in ALL_OPS:
+        raise ValueError(f"unknown augmentation op {name!r}; valid ops: {sorted(ALL_OPS)}")
+    canvas = Canvas(image, copy_objects(objects))
+    sampled, skipped = run_op(name, canvas, params, rng)
+    canvas.flush()
+    return OpOutput(canvas.image, canvas.objects, sampled, skipped)

@@ -107,7 +107,8 @@ def augment_record(record: Record, images: list[Image.Image], policy: SamplePoli
         reason = (f"augmentation needs exactly one image per record, this record has {len(images)}; "
                   "disable augmentation for its fusion entry")
         raise RecordError([RecordProblem(where.path, where.line, reason)])
-    result = policy.augmentation(images[0], record.objects, ctx.rng(), progress=ctx.progress)
+    result = policy.augmentation(images[0], record.objects, ctx.rng(), global_step=ctx.global_step,
+                                 total_steps=ctx.total_steps)
     objects = tuple(DenseObject.from_dict(o) for o in result.objects)
     return dataclasses.replace(record, objects=objects, width=result.width, height=result.height), [result.image]
 

@@ -44,6 +44,8 @@ class SampleContext:
     epoch: int
     seed: int
     progress: float  # global_step / total_steps in [0, 1] (0 until set_progress is called)
+    global_step: int = 0  # completed optimizer steps (the augmentation curriculum's position)
+    total_steps: int = 0  # the run's total optimizer steps (0 until set_progress is called)
 
     def rng(self) -> np.random.Generator:
         """Per-sample generator, a pure function of ``(seed, epoch, position)``."""
@@ -158,6 +160,8 @@ class FusionDataset(Dataset):
             epoch=epoch,
             seed=self.seed,
             progress=self.progress,
+            global_step=int(self._state[_STEP]),
+            total_steps=int(self._state[_TOTAL]),
         )
         transform = member.transform or self.transform or _default_transform
         item = transform(member.records[r], ctx)

@@ -103,7 +103,7 @@ def test_lists_replace_and_mappings_merge(write):
 def test_explicit_null_sets_null_and_replaces_a_mapping(write):
     write("base.yaml", """
         custom:
-          augmentation_curriculum: {phases: [{until_progress: 1.0, bypass_prob: 0.1}]}
+          augmentation_curriculum: {phases: [{until_percent: 100, bypass_prob: 0.1}]}
           user_prompt: hello
     """)
     top = write("top.yaml", """

@@ -159,7 +159,7 @@ def test_every_problem_in_one_error(preset):
         ("grpo_dense_tiny", "rlhf: {use_vllm: true}", "needs vllm_mode"),
         ("grpo_dense_tiny", "data: {dataset: [x.jsonl]}", "datasets come from custom.fusion_config"),
         ("stage2_ab_tiny", "rollout_matching: {backend: vllm}", "needs a vllm block"),
-        ("sft_dense_tiny", "custom: {use_summary: true}", "are not mode summary"),
+        ("sft_dense_tiny", "custom: {use_summary: true}", "are mode dense; make the two agree"),
     ],
 )
 def test_mode_rules(write, base, body, needle):
@@ -210,3 +210,44 @@ def test_dataset_switches_the_launcher_replaces_are_refused_not_ignored(key, hin
 def test_dataset_switches_left_off_are_fine():
     cfg = load_training_config(REPO_ROOT / "configs/smoke/sft_dense_tiny.yaml", ["data.packing=false"])
     assert cfg.mode == "sft"
+
+
+def test_augmentation_curriculum_errors_name_the_phase_key_and_line(preset):
+    path = preset("""
+        custom:
+          augmentation:
+            enabled: true
+            ops:
+              - {name: rotate, prob: 0.1, max_degrees: 5.0}
+              - {name: roi_crop, prob: 0.0, anchor_classes: [BBU设备]}
+          augmentation_curriculum:
+            phases:
+              - until_percent: 10
+                ops:
+                  rotate: {max_degrees: 400.0}
+                  roi_crop: {anchor_classes: [1.0, 2.0]}
+              - {until_percent: 50, bypass_prob: 0.1}
+    """)
+    text = _error(path)
+    assert (f"custom.augmentation_curriculum.phases[0].ops.rotate.max_degrees ({path}:12): target of phase 0 is "
+            "invalid: Input should be less than or equal to 180") in text
+    assert f"custom.augmentation_curriculum.phases[0].ops.roi_crop.anchor_classes ({path}:13)" in text
+    assert "`roi_crop.anchor_classes` cannot be ramped" in text
+
+
+def test_seed_op_format_gets_migration_guidance(preset):
+    path = preset("""
+        custom:
+          augmentation:
+            ops:
+              - {name: rotate, params: {max_deg: 5.0, prob: 0.1}}
+              - {name: hflip, prob: 0.5, max_deg: 1}
+          augmentation_curriculum:
+            phases:
+              - {until_progress: 0.5, bypass_prob: 0.1}
+    """)
+    text = _error(path)
+    assert f"custom.augmentation.ops[0].params ({path}:5)" in text and "Ops are flat" in text
+    assert "Migration: use `custom.augmentation.ops.max_degrees` instead" in text
+    assert f"custom.augmentation_curriculum.phases[0].until_progress ({path}:9)" in text
+    assert "Migration: use `custom.augmentation_curriculum.phases.until_percent` instead" in text

@@ -10,7 +10,7 @@ import pytest
 
 from src.config import load_fusion_config
 from src.config.paths import REPO_ROOT
-from src.config.schema_custom import AugmentationOp
+from src.config.schema_augmentation import AugmentationOp
 from src.config.tools.cli import main
 from src.config.tools.loading import load_config
 from src.config.tools.migrate import migrate_tree, translate

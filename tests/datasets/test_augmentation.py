@@ -4,23 +4,17 @@ and coordinates move together."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from src.config.schema_augmentation import AugmentationConfig, AugmentationCurriculum
 from src.datasets import geometry as G
+from src.datasets.aug_curriculum import Targets
 from src.datasets.aug_ops import CROP_ATTEMPTS, apply_op
-from src.datasets.augmentation import (
-    AugmentationPipeline,
-    AugmentationSpec,
-    CurriculumPhase,
-    OpSpec,
-    progress_of,
-)
+from src.datasets.augmentation import AugmentationPipeline, AugmentationSpec
 from src.datasets.image_frame import ImageFrame
 
 ALL_OPS = [
@@ -56,76 +50,39 @@ def pipeline(ops=ALL_OPS, enabled=True, bypass_prob=0.0, curriculum=None) -> Aug
 def test_spec_from_dict():
     spec = AugmentationSpec.from_config(
         {"enabled": True, "bypass_prob": 0.2, "ops": ALL_OPS[2:4]},
-        {
-            "phases": [
-                {"until_progress": 0.5, "bypass_prob": 0.9},
-                {"until_progress": 1.0, "bypass_prob": 0.1},
-            ]
-        },
+        {"phases": [{"until_percent": 50, "bypass_prob": 0.9}, {"until_percent": 100, "bypass_prob": 0.1}]},
     )
-    assert spec == AugmentationSpec(
-        enabled=True,
-        bypass_prob=0.2,
-        ops=(
-            OpSpec("rotate", 0.5, {"max_degrees": 20.0}),
-            OpSpec("scale", 0.5, {"min_scale": 0.7, "max_scale": 1.3}),
-        ),
-        phases=(CurriculumPhase(0.5, 0.9), CurriculumPhase(1.0, 0.1)),
-    )
+    assert spec.enabled and spec.ops == ("rotate", "scale")
+    assert spec.curriculum.unit == "percent" and spec.curriculum.milestones == (0.0, 50.0, 100.0)
+    assert spec.targets(0, 10) == Targets(0.2, ({"prob": 0.5, "max_degrees": 20.0},
+                                                 {"prob": 0.5, "min_scale": 0.7, "max_scale": 1.3}))
+    assert spec.targets(10, 10).bypass_prob == 0.1
 
 
 def test_spec_from_typed_objects():
-    """Duck-typed: attribute objects, dataclasses and pydantic models all work; None fields of a flat
-    op model are ignored."""
-    pydantic = pytest.importorskip("pydantic")
-
-    class Op(pydantic.BaseModel):
-        name: str
-        prob: float
-        max_degrees: float | None = None
-        min_scale: float | None = None
-        max_scale: float | None = None
-
-    @dataclass
-    class Phase:
-        until_progress: float
-        bypass_prob: float
-
-    aug = SimpleNamespace(enabled=True, bypass_prob=0.1, ops=[Op(name="rotate", prob=1.0, max_degrees=5)])
-    cur = SimpleNamespace(phases=[Phase(0.25, 0.75)])
+    """Typed schema models are used as they are; `None` means disabled."""
+    aug = AugmentationConfig(enabled=True, bypass_prob=0.1, ops=[{"name": "rotate", "prob": 1.0, "max_degrees": 5}])
+    cur = AugmentationCurriculum(phases=[{"until_step": 4, "bypass_prob": 0.75}])
     spec = AugmentationSpec.from_config(aug, cur)
-    assert spec.ops == (OpSpec("rotate", 1.0, {"max_degrees": 5.0}),)
-    assert spec.phases == (CurriculumPhase(0.25, 0.75),)
-    assert AugmentationSpec.from_config(None) == AugmentationSpec()
+    assert spec.ops == ("rotate",) and spec.curriculum.unit == "step"
+    assert spec.targets(2, 0).bypass_prob == pytest.approx(0.425)
+    assert AugmentationSpec.from_config(None).enabled is False
 
 
 @pytest.mark.parametrize(
     "aug, match",
     [
-        ({"enabled": True, "ops": [{"name": "blur", "prob": 1}]}, "unknown op name 'blur'"),
-        ({"enabled": True, "ops": [{"name": "hflip"}]}, r"ops\[0\] \(hflip\): missing 'prob'"),
-        ({"enabled": True, "ops": [{"name": "hflip", "prob": 1.5}]}, r"ops\[0\]\.prob must be in \[0, 1\]"),
-        (
-            {"enabled": True, "ops": [{"name": "rotate", "prob": 1}]},
-            r"missing parameter\(s\) \['max_degrees'\]",
-        ),
-        (
-            {"enabled": True, "ops": [{"name": "hflip", "prob": 1, "degrees": 3}]},
-            r"unknown parameter\(s\) \['degrees'\]",
-        ),
-        (
-            {"enabled": True, "ops": [{"name": "scale", "prob": 1, "min_scale": 2, "max_scale": 1}]},
-            "min_scale <= max_scale",
-        ),
-        (
-            {
-                "enabled": True,
-                "ops": [{"name": "crop", "prob": 1, "min_scale": 0.5, "max_scale": 1.2, "min_coverage": 0.5}],
-            },
-            "crop.max_scale must be <= 1",
-        ),
-        ({"enabled": True, "bypass_prob": -0.1, "ops": []}, "bypass_prob must be in"),
-        ({"enabled": True, "ops": [], "profile": "x"}, r"unknown key\(s\) \['profile'\]"),
+        ({"enabled": True, "ops": [{"name": "blur", "prob": 1}]}, "does not match any of the expected tags"),
+        ({"enabled": True, "ops": [{"name": "hflip"}]}, r"ops\.0\.hflip\.prob\n  Field required"),
+        ({"enabled": True, "ops": [{"name": "hflip", "prob": 1.5}]}, "less than or equal to 1"),
+        ({"enabled": True, "ops": [{"name": "rotate", "prob": 1}]}, r"rotate\.max_degrees\n  Field required"),
+        ({"enabled": True, "ops": [{"name": "hflip", "prob": 1, "degrees": 3}]}, "Extra inputs are not permitted"),
+        ({"enabled": True, "ops": [{"name": "scale", "prob": 1, "min_scale": 2, "max_scale": 1}]},
+         "min_scale 2.0 is above max_scale 1.0"),
+        ({"enabled": True, "ops": [{"name": "crop", "prob": 1, "min_scale": 0.5, "max_scale": 1.2,
+                                    "min_coverage": 0.5}]}, "less than or equal to 1"),
+        ({"enabled": True, "bypass_prob": -0.1, "ops": []}, "greater than or equal to 0"),
+        ({"enabled": True, "ops": [], "profile": "x"}, "Extra inputs are not permitted"),
     ],
 )
 def test_spec_rejects_bad_config(aug, match):
@@ -136,48 +93,32 @@ def test_spec_rejects_bad_config(aug, match):
 @pytest.mark.parametrize(
     "cur, match",
     [
-        (
-            {
-                "phases": [
-                    {"until_progress": 0.5, "bypass_prob": 0.5},
-                    {"until_progress": 0.5, "bypass_prob": 0.1},
-                ]
-            },
-            "must increase",
-        ),
-        ({"phases": [{"until_progress": 0.0, "bypass_prob": 0.5}]}, r"in \(0, 1\]"),
-        ({"phases": [{"until_progress": 0.5}]}, "needs exactly until_progress and bypass_prob"),
-        ({"stages": []}, r"unknown key\(s\) \['stages'\]"),
+        ({"phases": [{"until_percent": 50, "bypass_prob": 0.5}, {"until_percent": 50, "bypass_prob": 0.1}]},
+         "must strictly increase"),
+        ({"phases": [{"until_percent": 0, "bypass_prob": 0.5}]}, "greater than 0"),
+        ({"phases": [{"until_percent": 101}]}, "less than or equal to 100"),
+        ({"phases": [{"bypass_prob": 0.5}]}, "exactly one of `until_percent`"),
+        ({"phases": [{"until_percent": 10, "until_step": 5}]}, "exactly one of `until_percent`"),
+        ({"phases": [{"until_percent": 10}, {"until_step": 50}]}, "mix `until_percent` and `until_step`"),
+        ({"phases": [{"until_progress": 0.5, "bypass_prob": 0.5}]}, "Extra inputs are not permitted"),
+        ({"stages": []}, "Extra inputs are not permitted"),
+        ({"phases": [{"until_step": 3, "ops": {"vflip": {"prob": 0.5}}}]}, "`vflip` names no op"),
+        ({"phases": [{"until_step": 3, "ops": {"hflip": {"max_degrees": 5.0}}}]}, "`hflip.max_degrees` cannot be"),
+        ({"phases": [{"until_step": 3, "ops": {"hflip": {"prob": [0.1, 0.2]}}}]}, "`hflip.prob` is a number"),
+        ({"phases": [{"until_step": 3, "ops": {"hflip": {"prob": 1.5}}}]}, "target of phase 0 is invalid"),
     ],
 )
 def test_curriculum_rejects_bad_config(cur, match):
     with pytest.raises(ValueError, match=match):
-        AugmentationSpec.from_config({"enabled": True, "ops": []}, cur)
+        AugmentationSpec.from_config({"enabled": True, "ops": ALL_OPS[:1]}, cur)
 
 
-def test_curriculum_bypass_prob_by_progress():
-    spec = AugmentationSpec.from_config(
-        {"enabled": True, "bypass_prob": 0.05, "ops": ALL_OPS[:1]},
-        {
-            "phases": [
-                {"until_progress": 0.2, "bypass_prob": 1.0},
-                {"until_progress": 0.6, "bypass_prob": 0.5},
-            ]
-        },
-    )
-    assert [spec.bypass_prob_at(p) for p in (0.0, 0.2, 0.2001, 0.6, 0.61, 1.0)] == [
-        1.0,
-        1.0,
-        0.5,
-        0.5,
-        0.05,
-        0.05,
-    ]
-    with pytest.raises(ValueError):
-        spec.bypass_prob_at(1.5)
-    assert progress_of(50, 200) == 0.25
-    assert progress_of(300, 200) == 1.0
-    assert progress_of(5, 0) == 0.0
+def test_curriculum_rejects_an_op_named_twice():
+    ops = [{"name": "hflip", "prob": 0.1}, {"name": "hflip", "prob": 0.2}]
+    with pytest.raises(ValueError, match=r"`hflip` names 2 ops \(\[0, 1\]\)"):
+        AugmentationSpec.from_config({"enabled": True, "ops": ops},
+                                     {"phases": [{"until_step": 3, "ops": {"hflip": {"prob": 0.5}}}]})
+    assert AugmentationSpec.from_config({"enabled": True, "ops": ops}).ops == ("hflip", "hflip")
 
 
 # ------------------------------------------------------------------------------------------ pipeline
@@ -206,21 +147,21 @@ def test_bypass_prob_one_bypasses_and_zero_applies_everything_in_order():
 def test_curriculum_changes_bypass_over_training():
     pipe = pipeline(
         [dict(ALL_OPS[0], prob=1.0)],
-        bypass_prob=0.0,
-        curriculum={"phases": [{"until_progress": 0.5, "bypass_prob": 1.0}]},
+        bypass_prob=1.0,
+        curriculum={"phases": [{"until_percent": 40, "bypass_prob": 1.0}, {"until_percent": 50, "bypass_prob": 0.0}]},
     )
     img = noise_image()
-    early = [pipe(img, OBJECTS, np.random.default_rng(s), progress=0.3) for s in range(20)]
-    late = [pipe(img, OBJECTS, np.random.default_rng(s), progress=0.7) for s in range(20)]
+    early = [pipe(img, OBJECTS, np.random.default_rng(s), global_step=30, total_steps=100) for s in range(20)]
+    late = [pipe(img, OBJECTS, np.random.default_rng(s), global_step=70, total_steps=100) for s in range(20)]
     assert all(r.bypassed and r.bypass_prob == 1.0 for r in early)
-    assert all(not r.bypassed and r.applied_names == ["hflip"] for r in late)
+    assert all(not r.bypassed and r.bypass_prob == 0.0 and r.applied_names == ["hflip"] for r in late)
 
 
 def test_deterministic_given_seed():
     pipe = pipeline()
     img = noise_image()
-    a = pipe(img, OBJECTS, np.random.default_rng(123), progress=0.5)
-    b = pipe(img, OBJECTS, np.random.default_rng(123), progress=0.5)
+    a = pipe(img, OBJECTS, np.random.default_rng(123), global_step=5, total_steps=10)
+    b = pipe(img, OBJECTS, np.random.default_rng(123), global_step=5, total_steps=10)
     assert a.objects == b.objects and a.applied == b.applied
     assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
     outcomes = {tuple(pipe(img, OBJECTS, np.random.default_rng(s)).applied_names) for s in range(40)}
@@ -362,7 +303,7 @@ def test_full_geometric_pipeline_moves_image_and_coords_together(seed):
     ops[-1] = dict(ops[-1], min_coverage=1.0)  # only crops that keep the polygon whole
     res = pipeline(ops)(img, [{"desc": "p", "poly": poly}], np.random.default_rng(seed))
     assert len(res.objects) == 1 and len(res.objects[0]["poly"]) == len(poly)
-    moved = np.asarray(res.image.convert("L")) > 127
+    moved = np.asarray(res.image.convert("L")) > 191  # white polygon; black image; middle-gray padding
     expected = _poly_mask(res.image.size, res.objects[0]["poly"])
     band = ndimage.binary_dilation(expected, np.ones((3, 3))) & ~ndimage.binary_erosion(
         expected, np.ones((3, 3))
@@ -383,8 +324,11 @@ def test_vertices_follow_markers_through_a_chain():
         {"name": "vflip", "prob": 1},
     ]
     res = pipeline(ops)(img.convert("RGB"), [{"desc": "l", "line": G.flatten(pts)}], np.random.default_rng(5))
+    assert res.applied_names == ["hflip", "rotate", "vflip"]  # accumulated: one warp at the end
     arr = np.asarray(res.image.convert("L")).astype(float)
-    labels, n = ndimage.label(arr > 10)
+    blank = pipeline(ops)(Image.new("RGB", (W, H)), [], np.random.default_rng(5)).image
+    content = ndimage.binary_erosion(np.asarray(blank.convert("L")) < 64, np.ones((3, 3)))  # not padding
+    labels, n = ndimage.label((arr > 10) & content)
     assert n == len(pts)
     centres = {}
     for comp in range(1, n + 1):

@@ -106,3 +106,29 @@ def test_cli_user_errors_exit_2_without_traceback(jsonl: Path, tmp_path: Path):
     assert "Traceback" not in res.stderr
     res = _cli("--out", str(tmp_path / "v"))
     assert res.returncode == 2 and "one of the arguments --config --jsonl is required" in res.stderr
+
+
+def test_render_samples_compare_and_curriculum_position(jsonl: Path, tmp_path: Path):
+    """--compare draws stored | augmented; --step picks the curriculum's values; names list the ops."""
+    import importlib.util
+
+    from src.datasets.augmentation import AugmentationPipeline
+    from src.datasets.jsonl_index import JsonlIndex
+
+    spec = importlib.util.spec_from_file_location("visualize_samples", CLI)
+    vis = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vis)
+    pipeline = AugmentationPipeline.from_config(
+        {"enabled": True, "bypass_prob": 1.0,
+         "ops": [{"name": "roi_crop", "prob": 1.0, "anchor_classes": ["BBU设备"]},
+                 {"name": "resize_by_scale", "prob": 1.0, "lo": 2.0, "hi": 2.0, "align_multiple": 32}]},
+        {"phases": [{"until_step": 10, "bypass_prob": 0.0}]}, size_multiple=32)
+    indexes = [("set", JsonlIndex(jsonl), pipeline)]
+    start = vis.render_samples(indexes, 2, tmp_path / "a", 0, step=0, total_steps=10, compare=True)
+    assert all(p.name.endswith("_bypassed.png") for p in start)
+    with Image.open(start[0]) as im:
+        assert im.size == (64 + 8 + 64, 48)
+    end = vis.render_samples(indexes, 2, tmp_path / "b", 0, step=10, total_steps=10, compare=True)
+    assert all(p.name.endswith("_roi_crop!no_anchor+resize_by_scale.png") for p in end)
+    with Image.open(end[0]) as im:
+        assert im.size == (64 + 8 + 128, 96)
