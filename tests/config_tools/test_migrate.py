@@ -255,7 +255,6 @@ def _leaves(data, prefix=""):
     ({"training": {"save_safetensors": True}}, {}, "dropped"),
     ({"rlhf": {"truncation_strategy": "delete"}}, {"template.truncation_strategy": "delete"}, "renamed"),
     ({"global_max_length": 100, "rlhf": {"vllm_max_model_len": 100}}, {"global_max_length": 100}, "dropped"),
-    ({"deepspeed": {"enabled": True, "config": "zero2"}}, {"deepspeed.config": "zero2"}, "dropped"),
 ])
 def test_value_forms(data, expected, status):
     res = translate(data)
@@ -280,3 +279,20 @@ def test_config_guide_lists_every_rule_of_the_table():
     section = guide[guide.index("## 11. Migrating"):]
     for rule in RULES:
         assert f"`{rule.seed}`" in section or f"`{rule.seed} " in section, rule.seed
+
+
+def test_deepspeed_switch_and_the_seed_default_of_save_last_epoch(tmp_path):
+    res = translate({"deepspeed": {"enabled": False, "config": "zero2"}})
+    assert res.data == {"deepspeed": None} and [t.status for t in res.translations] == ["converted"]
+    res = translate({"deepspeed": {"enabled": True, "config": "zero3"}})
+    assert res.data == {"deepspeed": {"config": "zero3"}}
+    assert translate({"deepspeed": {"config": "zero2"}}).translations == []  # ours already: untouched
+    root = tmp_path / "configs"
+    (root / "train").mkdir(parents=True)
+    (root / "train" / "p.yaml").write_text("training:\n  learning_rate: 1.0e-4\n")
+    (root / "layer.yaml").write_text("training:\n  learning_rate: 1.0e-4\n")
+    out = tmp_path / "new"
+    reports = {Path(r.old).name: r for r in migrate_tree(root, out)}
+    assert "save_last_epoch: true" in (out / "train" / "p.yaml").read_text()
+    assert [t.old for t in reports["p.yaml"].translations] == ["training.save_last_epoch"]
+    assert "save_last_epoch" not in (out / "layer.yaml").read_text() and reports["layer.yaml"].translations == []

@@ -51,6 +51,8 @@ def run_migrate(source: str | None, tree: str | None, out_path: str | None, repo
         else:
             out.block(text, "yaml")
         report_file = Path(report_path) if report_path else (Path(out_path + ".migration.md") if out_path else None)
+        err.line("note: `extends` and custom.fusion_config are kept as written; migrate the whole tree (--tree) "
+                 "so the files they name are translated too", "dim")
     markdown = report_markdown(reports)
     if report_file is None:
         err.line(markdown)

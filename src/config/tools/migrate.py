@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +126,8 @@ def _walk(node: Mapping[str, Any], prefix: str, ctx: Context, res: Result, path_
             if path_map[value] != value:
                 res.translations.append(Translation(dotted, "converted", f"{value} was migrated to {path_map[value]}",
                                                     (dotted,)))
-        elif rule is not None:
-            _record(res, dotted, rule.fn(value, ctx))
+        elif rule is not None and (outcome := rule.fn(value, ctx)) is not None:
+            _record(res, dotted, outcome)
         elif isinstance(value, dict) and value and _has_rule_below(dotted):
             _walk(value, dotted, ctx, res, path_map)
         else:
@@ -192,11 +193,23 @@ def _old_context(path: Path, data: Mapping[str, Any]) -> Context:
         return Context(data)
 
 
+def _seed_runnable(path: Path) -> bool:
+    """A runnable preset of the seed tree (its `configs/train/**` and `configs/smoke/**`)."""
+    parts = path.resolve().parts
+    return any(a == "configs" and b in ("train", "smoke") for a, b in pairwise(parts))
+
+
 def migrate_document(path: Path, path_map: Mapping[str, str] | None = None) -> tuple[str, FileReport]:
     """(migrated YAML text, report) of one file."""
     doc = load_yaml_file(path)
     fusion = set(doc.data) <= FUSION_KEYS and bool(set(doc.data) & set(LIST_KEYS))
-    res = translate(doc.data, _old_context(path, doc.data), fusion=fusion, path_map=path_map)
+    ctx = _old_context(path, doc.data)
+    res = translate(doc.data, ctx, fusion=fusion, path_map=path_map)
+    if not fusion and _seed_runnable(path) and ctx.get("training.save_last_epoch") is None:
+        _put(res.data, "training.save_last_epoch", True)
+        res.translations.append(Translation(
+            "training.save_last_epoch", "converted", "absent: the seed's default was true (ours is false), so it "
+            "is written out", ("training.save_last_epoch",)))
     where = [Translation(t.old, t.status, t.note, t.new, doc.where(t.old)) for t in res.translations]
     comments = comments_of(path.read_text(encoding="utf-8"), doc.lines).moved(res.moves)
     text = emit(res.data, comments)

@@ -7,7 +7,8 @@ on other keys) and returns an `Outcome`: the values to write in our format, a st
 Statuses: `renamed` (same value, other key), `converted` (value form changed), `dropped` (it has no
 effect here or is already our behaviour: nothing to write), `untranslated` (no equivalent: the
 report lists it with what to do instead). Keys without a rule are ours already and are kept.
-`TABLE_ROWS` renders the table for docs/config_guide.md (a test keeps the two in step).
+A rule returns None when the value is in our form already (kept, not reported).
+`table_rows` renders the table for docs/config_guide.md (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Context:
         return node
 
 
-RuleFn = Callable[[Any, Context], Outcome]
+RuleFn = Callable[[Any, Context], "Outcome | None"]  # None: the value is in our form already
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,13 @@ def _vllm_len(value: Any, ctx: Context) -> Outcome:
                    "Decide which length the run needs and set global_max_length to it")
 
 
-def _deepspeed_enabled(value: Any, ctx: Context) -> Outcome:
-    if value is True:
-        return Outcome("dropped", "a deepspeed.config turns DeepSpeed on")
-    if ctx.get("deepspeed.config") is None:
-        return Outcome("dropped", "DeepSpeed off and no config: nothing to write")
-    return Outcome("converted", "DeepSpeed off: the section is cleared", {"deepspeed": None})
+def _deepspeed(value: Any, ctx: Context) -> Outcome | None:
+    if not isinstance(value, Mapping) or "enabled" not in value:
+        return None  # our form already
+    rest = {f"deepspeed.{k}": v for k, v in value.items() if k != "enabled"}
+    if value["enabled"] is True:
+        return Outcome("converted", "`enabled` dropped: a deepspeed.config turns DeepSpeed on", rest)
+    return Outcome("converted", "DeepSpeed off: the section is cleared (deepspeed: null)", {"deepspeed": None})
 
 
 def _datasets(value: Any, ctx: Context) -> Outcome:
@@ -216,7 +218,7 @@ RULES: tuple[Rule, ...] = (
     Rule("data.val_dataset", "(fusion config)", _datasets),
     Rule("rlhf.truncation_strategy", "template.truncation_strategy", _truncation),
     Rule("rlhf.vllm_max_model_len", "global_max_length", _vllm_len),
-    Rule("deepspeed.enabled", "deepspeed.config", _deepspeed_enabled),
+    Rule("deepspeed", "deepspeed.config", _deepspeed),
     Rule("prompts", "custom.user_prompt / custom.summary_prompt", _prompts),
     Rule("custom.emit_norm", "custom.coord_format", _emit_norm),
     Rule("custom.object_ordering_policy", "custom.object_ordering", _ordering),
