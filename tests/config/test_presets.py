@@ -29,6 +29,11 @@ def test_tree_has_the_documented_presets():
         "configs/smoke/sft_dense_tiny.yaml", "configs/smoke/gkd_tiny.yaml",
         "configs/smoke/grpo_dense_tiny.yaml", "configs/smoke/stage2_ab_tiny.yaml",
         "configs/fusion/variants/synthetic_tiny.yaml", "configs/fusion/variants/synthetic_fusion_tiny.yaml",
+        # the seed catalogue (seeds 001/002)
+        "configs/train/sft/summary_2048.yaml", "configs/train/grpo/summary_2048.yaml",
+        "configs/train/stage_b/distill.yaml", "configs/fusion/stage_b_distill.yaml",
+        "configs/smoke/sft_summary_tiny.yaml", "configs/train/grpo/dense_2048_lowaug_t04_low_lr.yaml",
+        "configs/smoke/sft_chat_fusion_tiny.yaml",
     ):
         assert required in names
     assert not is_runnable_preset(REPO_ROOT / "configs/base.yaml")
