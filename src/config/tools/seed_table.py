@@ -7,8 +7,9 @@ on other keys) and returns an `Outcome`: the values to write in our format, a st
 Statuses: `renamed` (same value, other key), `converted` (value form changed), `dropped` (it has no
 effect here or is already our behaviour: nothing to write), `untranslated` (no equivalent: the
 report lists it with what to do instead). Keys without a rule are ours already and are kept.
-A rule returns None when the value is in our form already (kept, not reported).
-`table_rows` renders the table for docs/config_guide.md (a test keeps the two in step).
+A rule returns None when the value is in our form already (kept, not reported). Keys the seed had
+with our meaning (effective_batch_size, save_delay_steps, sample limits, ...) need no rule.
+docs/config_guide.md section 11 shows the table (a test checks every rule is there).
 """
 
 from __future__ import annotations
@@ -243,18 +244,6 @@ RULES: tuple[Rule, ...] = (
     Rule("sources[].curriculum_enabled", "curriculum", _move("curriculum", "renamed")),
 )
 RULES_BY_KEY: dict[str, Rule] = {r.seed: r for r in RULES}
-# Our own keys the seed also had, with the same meaning (kept as written; listed for the docs table).
-SAME_KEYS: tuple[str, ...] = (
-    "training.effective_batch_size", "training.save_delay_steps", "training.save_last_epoch",
-    "custom.train_sample_limit", "custom.val_sample_limit", "sources[].max_objects_per_image",
-    "targets[].dataset: chat / sources[].dataset: chat",
-)
 # Augmentation parameters renamed inside ops and curriculum phases (op name -> {seed: ours}).
 OP_PARAM_RENAMES: dict[str, dict[str, str]] = {"rotate": {"max_deg": "max_degrees"}}
 
-
-def table_rows() -> list[tuple[str, str]]:
-    """(seed key, ours) for the docs table."""
-    rows = [(r.seed, r.ours) for r in RULES]
-    rows += [(k, k.split(": ")[0].split(" / ")[0]) for k in SAME_KEYS]
-    return rows
