@@ -134,7 +134,7 @@ def _bypassed_problems(resolved: ResolvedConfig) -> list[Problem]:
             for k, why in BYPASSED_DATA_SWITCHES.items() if resolved.get(k, None) not in (None, False, MISSING)]
 
 
-def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None) -> list[Problem]:
+def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None, mode: Mode | None) -> list[Problem]:
     problems = [
         Problem("datasets come from custom.fusion_config; select them in the fusion config.",
                 key=k, where=resolved.where(k))
@@ -151,6 +151,11 @@ def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None) -> l
     except ConfigError as exc:
         return problems + [Problem(f"invalid fusion config {custom.fusion_config}: {p.render()}",
                                    key="custom.fusion_config", where=where) for p in exc.problems]
+    chats = [e.name for e in (*fusion.targets, *fusion.sources) if e.is_chat]
+    if chats and mode not in (None, "sft"):
+        problems.append(Problem(
+            f"chat-format members ({', '.join(chats)}) train only in sft runs; this is a {mode} run, whose "
+            "rows need images and objects. Use a fusion config without them.", key="custom.fusion_config", where=where))
     # use_summary: true renders every entry as a summary, so a dense target would be ignored silently;
     # with use_summary: false each entry renders in its own mode (dense and summary targets may mix).
     off = [t.name for t in fusion.targets if custom.use_summary and t.mode != "summary" and not t.is_chat]
@@ -179,7 +184,7 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
         problems += mode_problems(mode, resolved)
         implied, length_problems = implied_lengths(mode, resolved)
         problems += length_problems
-    problems += _fusion_problems(resolved, typed.get("custom"))
+    problems += _fusion_problems(resolved, typed.get("custom"), mode)
     problems += _bypassed_problems(resolved)
     if problems:
         raise ConfigError(problems, subject=resolved.display)

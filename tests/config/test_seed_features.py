@@ -114,3 +114,19 @@ def test_object_cap_is_for_sources_only(write):
     path = write("h.yaml", "targets:\n  - name: t\n    train_jsonl: a.jsonl\n    max_objects_per_image: 3\n")
     with pytest.raises(ConfigError, match="max_objects_per_image"):
         load_fusion_config(path)
+
+
+def test_chat_members_fail_validation_outside_sft(write, repo_root):
+    fusion = write("chat.yaml", """
+        targets:
+          - name: t
+            train_jsonl: a.jsonl
+        sources:
+          - name: talk
+            dataset: chat
+            train_jsonl: c.jsonl
+    """)
+    path = write("grpo.yaml", f"extends: {repo_root}/configs/smoke/grpo_dense_tiny.yaml\n"
+                              f"custom:\n  fusion_config: {fusion}\n")
+    with pytest.raises(ConfigError, match=r"chat-format members \(talk\) train only in sft runs; this is a grpo run"):
+        load_training_config(path)
