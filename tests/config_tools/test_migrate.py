@@ -299,3 +299,13 @@ def test_deepspeed_switch_and_the_seed_default_of_save_last_epoch(tmp_path):
     assert "save_last_epoch: true" in (out / "train" / "p.yaml").read_text()
     assert [t.old for t in reports["p.yaml"].translations] == ["training.save_last_epoch"]
     assert "save_last_epoch" not in (out / "layer.yaml").read_text() and reports["layer.yaml"].translations == []
+
+
+def test_unreadable_input_is_a_usage_error_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1\n")
+    assert main(["migrate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml:2: invalid YAML" in err and "Traceback" not in err
+    assert main(["migrate", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["migrate", "--tree", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2

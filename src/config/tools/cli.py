@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ..errors import ConfigError
 from .commands import UsageError, run_diff, run_inspect, run_validate
 from .commands_migrate import MigrateUsageError, run_migrate, run_migration_diff, run_parity_report
 from .loading import LoadError
@@ -130,6 +131,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         sys.stdout.flush()
         err.line("\n".join([f"error: cannot load {exc.subject}"] + [f"- {p.render()}" for p in exc.problems]),
                  "bad")
+        return EXIT_USAGE
+    except ConfigError as exc:  # migrate / parity-report: a file of the old tree cannot be read
+        sys.stdout.flush()
+        err.line(f"error: {exc}", "bad")
         return EXIT_USAGE
     except (UsageError, MigrateUsageError) as exc:
         sys.stdout.flush()
