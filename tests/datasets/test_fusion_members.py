@@ -130,3 +130,19 @@ def test_chat_members_are_refused_where_the_pipeline_needs_images(tmp_path):
     """)
     with pytest.raises(ConfigError, match="chat-format members \\(talk\\) train only in sft runs"):
         build_rl_datasets(cfg, with_response=False)
+
+
+def test_chat_target_trains_and_evaluates_its_conversations_as_written(tmp_path):
+    chat = _chat(tmp_path, [GOOD, {"messages": [{"role": "system", "content": "be brief"}, *GOOD["messages"]]}])
+    cfg = _cfg(tmp_path, f"""
+        targets:
+          - name: distill
+            dataset: chat
+            train_jsonl: {chat}
+            val_jsonl: {chat}
+        sources: []
+    """, "  augmentation:\n    enabled: true\n    ops: []\n")
+    train, evals = build_training_datasets(cfg, EchoTemplate())
+    assert sorted(len(train[i]["row"]["messages"]) for i in range(len(train))) == [2, 3]
+    assert [evals[i]["row"]["messages"][0]["role"] for i in range(len(evals))] == ["user", "system"]
+    assert {evals[i]["dataset_name"] for i in range(len(evals))} == {"distill"}
