@@ -40,7 +40,7 @@ def desc_tokens(desc: str) -> list[str]:
 def is_anchor(obj: Any, anchor_classes: Sequence[str]) -> bool:
     """Whether ``obj``'s desc holds the token ``类别=<c>`` for one of ``anchor_classes`` (exact)."""
     wanted = {f"{ANCHOR_KEY}={c}" for c in anchor_classes}
-    return any(t in wanted for t in desc_tokens(str(geometry.as_object_dict(obj).get("desc", ""))))
+    return any(t in wanted for t in desc_tokens(str(geometry.as_object_dict(obj)["desc"])))
 
 
 def mark_partial(desc: str) -> str:
