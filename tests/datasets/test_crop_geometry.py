@@ -150,6 +150,14 @@ def test_roi_crop_threshold_edges():
         CG.roi_crop(obj, (10, 10, 20, 10), 0.5, 0.5)
 
 
+def test_roi_crop_drops_a_degenerate_polygon_that_clips_to_a_segment_and_goes_on():
+    objects = [{"desc": "flat", "poly": [0, 5, 200, 5, 0, 5]},  # zero area: coverage by outline, 0.75
+               {"desc": "in", "bbox_2d": [60, 2, 70, 8]}]
+    res = CG.roi_crop(objects, (50, 0, 300, 10), min_coverage=0.1, completeness_threshold=0.0)
+    assert res.coverages == [0.75, 1.0] and res.kept == [1]
+    assert res.objects == [{"desc": "in", "bbox_2d": [10, 2, 20, 8]}]
+
+
 def test_roi_crop_drops_invisible_objects_even_without_a_coverage_floor():
     objects = [{"desc": "edge", "bbox_2d": [50, 100, 100, 200]},  # shares the window's left edge: 0 visible
                {"desc": "in", "bbox_2d": [150, 150, 160, 160]}]
