@@ -88,6 +88,18 @@ def test_clip_poly_inside_is_only_translated():
     assert out == {"desc": "p", "poly": [20.5, 10.25, 80, 40, 30, 90, 19, 50], "extra": 1}
 
 
+def test_objects_touching_the_window_edges_are_only_translated():
+    # inside up to the border: the exact input points, no clip arithmetic (it would give 124.80000000000001)
+    line = {"desc": "l", "line": [100.0, 104.3, 292.2, 137.0, 124.8, 142.1]}
+    assert CG.clip_object(line, (100, 100, 300, 300))["line"] == pytest.approx([0.0, 4.3, 192.2, 37.0, 24.8, 42.1],
+                                                                              abs=1e-12)
+    assert CG.clip_object(line, (100, 100, 300, 300))["line"][4] == 124.8 - 100
+    for edge in ([300.0, 104.3, 292.2, 137.0, 124.8, 142.1], [150.0, 100.0, 292.2, 137.0, 124.8, 142.1],
+                 [150.0, 300.0, 292.2, 137.0, 124.8, 142.1]):
+        out = CG.clip_object({"desc": "l", "line": edge}, (100, 100, 300, 300))["line"]
+        assert out == [v - 100 for v in edge]
+
+
 def test_clip_poly_drops_duplicate_vertices():
     # a corner on the window edge: clipping repeats (100, 100); it is kept once
     poly = {"desc": "p", "poly": [100, 100, 200, 100, 200, 200, 50, 50]}
