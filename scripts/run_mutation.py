@@ -44,6 +44,8 @@ TARGETS: dict[str, Target] = {
                                                       "tests/audit/test_coordjson_diagnostics.py")),
     "coordjson_syntax": Target("src/datasets/_coordjson_syntax.py", ("tests/datasets/test_coordjson.py",
                                                                      "tests/audit/test_coordjson_diagnostics.py")),
+    "crop_geometry": Target("src/datasets/crop_geometry.py", ("tests/datasets/test_crop_geometry.py",)),
+    "aug_curriculum": Target("src/datasets/aug_curriculum.py", ("tests/datasets/test_aug_curriculum.py",)),
     "packing": Target("src/datasets/packing.py", ("tests/datasets/test_packing.py",
                                                   "tests/audit/test_invariants_packing.py")),
     "packing_guard": Target("src/trainers/packing_guard.py", ("tests/trainers/test_packing_guard.py",),

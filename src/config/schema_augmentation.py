@@ -41,10 +41,6 @@ class _Op(StrictModel):
         """Everything but `name` and `prob`: what the op function reads."""
         return self.model_dump(exclude={"name", "prob"})
 
-    @property
-    def fire_prob(self) -> float:
-        return float(getattr(self, "prob", 1.0))
-
     @model_validator(mode="after")
     def _ranges(self) -> _Op:
         _ordered_ranges(self, self.RANGES)

@@ -40,7 +40,7 @@ def desc_tokens(desc: str) -> list[str]:
 def is_anchor(obj: Any, anchor_classes: Sequence[str]) -> bool:
     """Whether ``obj``'s desc holds the token ``类别=<c>`` for one of ``anchor_classes`` (exact)."""
     wanted = {f"{ANCHOR_KEY}={c}" for c in anchor_classes}
-    return any(t in wanted for t in desc_tokens(str(geometry.as_object_dict(obj).get("desc", ""))))
+    return any(t in wanted for t in desc_tokens(str(geometry.as_object_dict(obj)["desc"])))
 
 
 def mark_partial(desc: str) -> str:
@@ -162,18 +162,16 @@ def roi_crop(objects: Sequence[Any], window: Window, min_coverage: float,
 def fit_canvas(width: int, height: int, multiple: int, max_pixels: int) -> tuple[int, int, int, int]:
     """``(content_w, content_h, canvas_w, canvas_h)`` for ``expand_to_fit_affine``.
 
-    The canvas is the content padded up to multiples of ``multiple``. When that exceeds
-    ``max_pixels``, the canvas is the largest multiple-aligned size within the cap reached by
-    shrinking the side with more room first from ``ceil(side * s / multiple)`` cells, ``s =
-    sqrt(max_pixels / (width * height))``, and the content is scaled uniformly to fit inside it.
+    The canvas is the content padded up to multiples of ``multiple``. While that exceeds
+    ``max_pixels``, the side with more room (the larger ``canvas side / content side``; the width on
+    a tie) loses one cell; the content is then scaled uniformly to fit inside the canvas (each side
+    rounded half up, at least 1 pixel).
     """
     if multiple <= 0 or max_pixels < multiple * multiple:
         raise ValueError(f"need multiple > 0 and max_pixels >= multiple**2, got {multiple}, {max_pixels}")
     kw, kh = -(-width // multiple), -(-height // multiple)
     if kw * kh * multiple * multiple <= max_pixels:
         return width, height, kw * multiple, kh * multiple
-    s = math.sqrt(max_pixels / (width * height))
-    kw, kh = max(1, math.ceil(width * s / multiple)), max(1, math.ceil(height * s / multiple))
     while kw * kh * multiple * multiple > max_pixels:
         if (kw > 1 and kw * multiple / width >= kh * multiple / height) or kh == 1:
             kw -= 1

@@ -63,6 +63,27 @@ def test_augmented_scale_sizes_are_encoded_as_is(template, factor) -> None:
     check_no_training_resize(f"scale op x{factor}", enc["image_grid_thw"].tolist(), [(out.width, out.height)])
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_seed_style_pipeline_output_is_encoded_as_is(template, seed) -> None:
+    # roi_crop -> resize_by_scale -> rotate -> colour -> expand_to_fit_affine (the seed presets' order): the
+    # expanded, padded canvas must be a size the template keeps, so the coordinates describe what it sees.
+    aug = AugmentationConfig(enabled=True, ops=[
+        {"name": "roi_crop", "prob": 1.0, "anchor_classes": ["BBU设备"], "min_crop_size": 100},
+        {"name": "resize_by_scale", "prob": 1.0, "lo": 0.9, "hi": 1.3, "align_multiple": 32},
+        {"name": "rotate", "prob": 1.0, "max_degrees": 25.0},
+        {"name": "gamma", "prob": 1.0, "gamma": [0.8, 1.2]},
+        {"name": "expand_to_fit_affine", "multiple": 32, "max_pixels": 65536}])
+    pipeline = AugmentationPipeline.from_config(aug, size_multiple=32, max_pixels=65536)
+    objects = [{"desc": "类别=BBU设备,可见性=完整", "bbox_2d": [80.0, 60.0, 180.0, 150.0]},
+               {"desc": "类别=线缆", "line": [0.0, 10.0, 250.0, 180.0]}]
+    out = pipeline(Image.new("RGB", (256, 192), (10, 20, 30)), objects, np.random.default_rng(seed))
+    assert out.applied_names == ["roi_crop", "resize_by_scale", "rotate", "gamma", "expand_to_fit_affine"]
+    assert out.width * out.height <= 65536 and out.width % 32 == 0 and out.height % 32 == 0
+    enc = _encode(template, [out.image])
+    check_no_training_resize(f"seed-style pipeline, seed {seed}", enc["image_grid_thw"].tolist(),
+                             [(out.width, out.height)])
+
+
 def test_template_fingerprint_matches_the_recorded_one(template, tiny_model_dir) -> None:
     check_template_fingerprint(template, tiny_model_dir.name)
 

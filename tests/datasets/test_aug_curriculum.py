@@ -76,12 +76,14 @@ def test_percent_needs_total_steps_and_step_unit_uses_the_step():
     cur = Curriculum.build("step", Targets(0.5, ({"prob": 0.0},)), [Phase(10, 0.0, {0: {"prob": 1.0}})])
     assert cur.position(5, 1000) == 5.0 and cur.position(-3, 10) == 0.0
     assert cur.at(5) == Targets(0.25, ({"prob": 0.5},))
+    assert cur.at(1) == Targets(0.45, ({"prob": 0.1},)) and cur.at(0) == cur.at(-1) == Targets(0.5, ({"prob": 0.0},))
     assert cur.at(10) == cur.at(11) == Targets(0.0, ({"prob": 1.0},))
     pct = Curriculum.build("percent", Targets(0.5, ()), [Phase(50, 0.0, {})])
     assert pct.position(30, 120) == 25.0 and pct.position(500, 100) == 100.0
+    assert (pct.position(1, 1000), pct.position(0, 1), pct.position(1, 1), pct.position(-5, 10)) == (0.1, 0.0, 100.0, 0.0)
     assert pct.at(pct.position(30, 120)).bypass_prob == pytest.approx(0.25)
-    with pytest.raises(ValueError, match="strictly increase"):
-        Curriculum.build("step", Targets(0.5, ()), [Phase(10, 0.0, {}), Phase(10, 0.1, {})])
+    with pytest.raises(ValueError, match="strictly increase from 0, got 10 after 10.0"):
+        Curriculum.build("step", Targets(0.5, ()), [Phase(5, 0.0, {}), Phase(10, 0.0, {}), Phase(10, 0.1, {})])
 
 
 def test_flat_stretch_by_repeating_a_target():

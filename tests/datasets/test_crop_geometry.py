@@ -50,6 +50,7 @@ def test_bounds_of_each_geometry():
     ((350, 10, 390, 50), 2.0, 50, (400, 300), (320, 0, 400, 80)),  # shifted inside, not shrunk
     ((10, 10, 20, 30), 1.25, 1, (400, 300), (9, 8, 22, 33)),  # 12.5 x 25 -> ceil 13 x 25, half up
     ((0, 0, 400, 300), 2.0, 10, (400, 300), (0, 0, 400, 300)),  # whole image at most
+    ((5, 5, 5, 5), 2.0, 0.5, (400, 300), (5, 5, 6, 6)),  # a point anchor: one pixel at least
 ])
 def test_roi_window(anchor, scale, min_size, size, window):
     assert CG.roi_window(anchor, scale, min_size, *size) == window
@@ -63,6 +64,13 @@ def test_clip_bbox_to_intersection_in_window_frame():
     assert CG.clip_object({"desc": "b", "bbox_2d": [50, 50, 150, 150]}, window)["bbox_2d"] == [0, 0, 50, 50]
     assert CG.clip_object({"desc": "b", "bbox_2d": [120, 130, 140, 150]}, window)["bbox_2d"] == [20, 30, 40, 50]
     assert CG.clip_object({"desc": "b", "bbox_2d": [0, 0, 50, 50]}, window) is None
+    assert CG.clip_object({"desc": "b", "bbox_2d": [0, 120, 50, 140]}, window) is None  # outside in x only
+    assert CG.clip_object({"desc": "b", "bbox_2d": [120, 0, 140, 50]}, window) is None  # outside in y only
+    assert CG.clip_object({"desc": "b", "bbox_2d": [100, 250, 120, 280]}, window)["bbox_2d"] == [0, 150, 20, 180]
+    assert CG.clip_object({"desc": "b", "bbox_2d": [250, 100, 280, 120]}, window)["bbox_2d"] == [150, 0, 180, 20]
+    # degenerate boxes stay degenerate, not dropped
+    assert CG.clip_object({"desc": "b", "bbox_2d": [150, 120, 150, 180]}, window)["bbox_2d"] == [50, 20, 50, 80]
+    assert CG.clip_object({"desc": "b", "bbox_2d": [120, 150, 180, 150]}, window)["bbox_2d"] == [20, 50, 80, 50]
 
 
 def test_clip_poly_is_exact_intersection():
@@ -80,6 +88,18 @@ def test_clip_poly_inside_is_only_translated():
     assert out == {"desc": "p", "poly": [20.5, 10.25, 80, 40, 30, 90, 19, 50], "extra": 1}
 
 
+def test_objects_touching_the_window_edges_are_only_translated():
+    # inside up to the border: the exact input points, no clip arithmetic (it would give 124.80000000000001)
+    line = {"desc": "l", "line": [100.0, 104.3, 292.2, 137.0, 124.8, 142.1]}
+    assert CG.clip_object(line, (100, 100, 300, 300))["line"] == pytest.approx([0.0, 4.3, 192.2, 37.0, 24.8, 42.1],
+                                                                              abs=1e-12)
+    assert CG.clip_object(line, (100, 100, 300, 300))["line"][4] == 124.8 - 100
+    for edge in ([300.0, 104.3, 292.2, 137.0, 124.8, 142.1], [150.0, 100.0, 292.2, 137.0, 124.8, 142.1],
+                 [150.0, 300.0, 292.2, 137.0, 124.8, 142.1]):
+        out = CG.clip_object({"desc": "l", "line": edge}, (100, 100, 300, 300))["line"]
+        assert out == [v - 100 for v in edge]
+
+
 def test_clip_poly_drops_duplicate_vertices():
     # a corner on the window edge: clipping repeats (100, 100); it is kept once
     poly = {"desc": "p", "poly": [100, 100, 200, 100, 200, 200, 50, 50]}
@@ -95,6 +115,10 @@ def test_clip_line_segmentwise():
     assert CG.clip_object(line, (300, 0, 400, 100)) is None
     # a corner touch leaves a single point: not a line
     assert CG.clip_object({"desc": "l", "line": [0, 0, 100, 100]}, (100, 100, 200, 200)) is None
+    # a closed loop keeps its repeated end point (a line is never treated as a ring)
+    loop = {"desc": "l", "line": [10, 10, 150, 10, 10, 90, 10, 10]}
+    assert CG.clip_object(loop, (0, 0, 100, 100))["line"] == pytest.approx(
+        [10, 10, 100, 10, 100, 10 + 80 * 50 / 140, 10, 90, 10, 10])
     # leaving and re-entering: the visible pieces are joined in order
     zig = {"desc": "l", "line": [10, 10, 10, 90, 200, 90, 90, 10]}
     assert CG.clip_object(zig, (0, 0, 100, 100))["line"] == pytest.approx([10, 10, 10, 90, 100, 90, 100,
@@ -134,6 +158,23 @@ def test_roi_crop_threshold_edges():
     assert drop.kept == [] and drop.objects == []
     with pytest.raises(ValueError, match="empty crop window"):
         CG.roi_crop(obj, (10, 10, 10, 20), 0.5, 0.5)
+    with pytest.raises(ValueError, match="empty crop window"):
+        CG.roi_crop(obj, (10, 10, 20, 10), 0.5, 0.5)
+
+
+def test_roi_crop_drops_a_degenerate_polygon_that_clips_to_a_segment_and_goes_on():
+    objects = [{"desc": "flat", "poly": [0, 5, 200, 5, 0, 5]},  # zero area: coverage by outline, 0.75
+               {"desc": "in", "bbox_2d": [60, 2, 70, 8]}]
+    res = CG.roi_crop(objects, (50, 0, 300, 10), min_coverage=0.1, completeness_threshold=0.0)
+    assert res.coverages == [0.75, 1.0] and res.kept == [1]
+    assert res.objects == [{"desc": "in", "bbox_2d": [10, 2, 20, 8]}]
+
+
+def test_roi_crop_drops_invisible_objects_even_without_a_coverage_floor():
+    objects = [{"desc": "edge", "bbox_2d": [50, 100, 100, 200]},  # shares the window's left edge: 0 visible
+               {"desc": "in", "bbox_2d": [150, 150, 160, 160]}]
+    res = CG.roi_crop(objects, (100, 100, 300, 300), min_coverage=0.0, completeness_threshold=1.0)
+    assert res.kept == [1] and res.coverages == [0.0, 1.0]
 
 
 # ------------------------------------------------------------------------------------------ fit_canvas
@@ -145,6 +186,10 @@ def test_roi_crop_threshold_edges():
     ((1000, 1000), 32, 921600, (960, 960, 960, 960)),
     ((1300, 700), 32, 921600, (1280, 689, 1280, 704)),
     ((5000, 10), 32, 32 * 32, (32, 1, 32, 32)),
+    ((100, 60), 32, 128 * 64, (100, 60, 128, 64)),  # the padded size is exactly the cap: no scaling
+    ((1000, 1000), 32, 30 * 31 * 1024, (960, 960, 960, 992)),  # a tie shrinks the width first
+    ((40, 40), 32, 2048, (32, 32, 32, 64)),
+    ((5, 3), 1, 15, (5, 3, 5, 3)),
 ])
 def test_fit_canvas(size, multiple, cap, expected):
     assert CG.fit_canvas(*size, multiple, cap) == expected
@@ -162,6 +207,8 @@ def test_fit_canvas_properties(w, h):
             f = min(pw / w, ph / h)
             assert abs(cw - w * f) <= 0.5 + 1e-9 and abs(ch - h * f) <= 0.5 + 1e-9 or min(cw, ch) == 1
             assert pw - cw < m or ph - ch < m  # one side is filled up to its cell
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need multiple > 0 and max_pixels >= multiple\*\*2, got 32, 1000"):
         CG.fit_canvas(w, h, 32, 1000)
+    with pytest.raises(ValueError, match="got 0, 1000"):
+        CG.fit_canvas(w, h, 0, 1000)
     assert math.isfinite(w)
