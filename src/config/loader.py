@@ -17,8 +17,8 @@ NON_TRAINING_DIRS: tuple[str, ...] = ("configs/fusion",)
 
 def is_runnable_preset(path: str | Path) -> bool:
     """A runnable preset must carry the required launch settings: files under configs/train and
-    configs/smoke, configs/debug.yaml, and any config outside configs/ (a user's experiment file).
-    Other files under configs/ (configs/base.yaml) are layers only."""
+    configs/smoke (also a nested tree's, e.g. configs/migrated/train), configs/debug.yaml, and any
+    config outside configs/ (a user's experiment file). Other files under configs/ are layers only."""
     resolved = locate_config_file(path)
     try:
         rel = resolved.relative_to(REPO_ROOT).as_posix()
@@ -26,7 +26,9 @@ def is_runnable_preset(path: str | Path) -> bool:
         return True
     if rel in RUNNABLE_FILES or any(rel.startswith(d + "/") for d in RUNNABLE_DIRS):
         return True
-    return not rel.startswith("configs/")
+    # a migrated tree kept under configs/ (e.g. configs/migrated/train/...) has the same layout
+    parts = rel.split("/")
+    return not rel.startswith("configs/") or any(p in ("train", "smoke") for p in parts[2:-1])
 
 
 def is_fusion_config(path: str | Path) -> bool:

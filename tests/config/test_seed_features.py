@@ -130,3 +130,13 @@ def test_chat_members_fail_validation_outside_sft(write, repo_root):
                               f"custom:\n  fusion_config: {fusion}\n")
     with pytest.raises(ConfigError, match=r"chat-format members \(talk\) train only in sft runs; this is a grpo run"):
         load_training_config(path)
+
+
+def test_a_migrated_tree_under_configs_keeps_its_runnable_presets(repo_root):
+    from src.config import is_runnable_preset
+
+    assert is_runnable_preset(repo_root / "configs/migrated/train/sft/x.yaml")
+    assert is_runnable_preset(repo_root / "configs/migrated/smoke/x.yaml")
+    assert not is_runnable_preset(repo_root / "configs/migrated/base.yaml")
+    assert not is_runnable_preset(repo_root / "configs/migrated/fusion/variants/x.yaml")
+    assert not is_runnable_preset(repo_root / "configs/base.yaml")
