@@ -60,6 +60,12 @@ def test_linear_ramp_between_milestones():
     assert t.ops[1]["scale_range"] == pytest.approx([1.325, 2.45])  # each end of a range ramps
 
 
+def test_a_milestone_gives_its_targets_exactly():
+    t = spec().targets(12, 100)
+    assert t.bypass_prob == 0.32 and t.ops[1]["scale_range"] == [1.4, 2.6] and t.ops[3]["prob"] == 0.15
+    assert t.ops[2]["lo"] == 0.96 and t.ops[0]["prob"] == 0.15
+
+
 def test_unnamed_bypass_holds_and_the_last_targets_hold_after_the_end():
     s = spec()
     t = s.targets(56, 100)  # halfway from 12 % to 100 %
@@ -73,6 +79,7 @@ def test_unnamed_bypass_holds_and_the_last_targets_hold_after_the_end():
 def test_percent_needs_total_steps_and_step_unit_uses_the_step():
     s = spec()
     assert s.targets(50, 0) == s.targets(0, 100)  # total unknown: the base
+    assert s.curriculum.position(5, 0) == 0.0
     cur = Curriculum.build("step", Targets(0.5, ({"prob": 0.0},)), [Phase(10, 0.0, {0: {"prob": 1.0}})])
     assert cur.position(5, 1000) == 5.0 and cur.position(-3, 10) == 0.0
     assert cur.at(5) == Targets(0.25, ({"prob": 0.5},))
