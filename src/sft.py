@@ -2,9 +2,10 @@
 
 Only orchestration lives here: load and validate the config (fast, no torch), then hand the
 typed config to the trainer dispatch, which builds model, template, datasets and trainer.
-A config mistake ends here with a readable message and exit code 2, before anything heavy loads;
-so does a run directory that already holds another run (see src/provenance/rundir.py). Rank 0
-writes `run_manifest.json` into the run directory before the first optimizer step.
+A config mistake ends here with a readable message and exit code 2, before anything heavy loads
+(schema, value rules, optional GPU packages); values only ms-swift can judge are checked where the
+ms-swift arguments are built (src/trainers/swift_boundary.py), still before any weights load.
+So does a run directory that already holds another run (see src/provenance/rundir.py). Rank 0 writes `run_manifest.json` into the run directory before the first optimizer step.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import sys
 
 from src.config import ConfigError, load_training_config
+from src.config.requirements import check_optional_packages
 from src.provenance import RunDirError, RunInterrupted
 from src.provenance.launch import open_run
 
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
+        check_optional_packages(cfg)  # deepspeed / flash-attn / vLLM the config needs, with the install command
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
                                 allow_existing=args.allow_existing_run_dir)
     except (ConfigError, RunDirError) as exc:
