@@ -24,7 +24,7 @@ SNAPSHOT_PATH = Path(__file__).resolve().parents[1] / "config" / "swift_values.j
 
 
 def build_snapshot() -> dict[str, Any]:
-    import swift  # noqa: F401  (heavy: torch, transformers)
+    import swift
     import transformers
     from swift.arguments.base_args.base_args import get_supported_tuners
     from swift.version import __version__

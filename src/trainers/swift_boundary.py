@@ -162,12 +162,12 @@ def swift_arguments(cfg: TrainingConfig, *, offline: bool = False, kwargs: dict[
     name = "RLHFArguments" if cfg.is_rlhf else "SftArguments"
     try:
         args = cls(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - every rejection becomes a config error
+    except Exception as exc:
         raise boundary_error(exc, cfg, kwargs, "arguments", name) from exc
     for stage, check, fallback in (("tuner", check_tuner, ("tuner_type",)),
                                    ("optimizer", check_optimizer, OPTIMIZER_ARGS)):
         try:
             check(args)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise boundary_error(exc, cfg, kwargs, stage, name, fallback) from exc
     return args

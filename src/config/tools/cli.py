@@ -2,7 +2,7 @@
 
     inspect  --config P [--format json|yaml] [--explain] [--payload-only] [key.path=value ...]
     diff     --left A --right B [--profile parity] [--format text|json]
-    validate [PATH ...]            (default: every YAML file under configs/)
+    validate [PATH ...] [--deep]   (default: every YAML file under configs/)
 
 Exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences; 2 usage error or a
 config that cannot be loaded (missing file, YAML syntax error, bad extends, cycle). User mistakes
@@ -31,6 +31,7 @@ examples:
   diff --left configs/train/grpo/dense_2048.yaml --right configs/train/grpo/dense_2048_lowaug.yaml
   diff --left old.yaml --right new.yaml --profile parity
   validate                      (every YAML file under configs/)
+  validate --deep               (also build each runnable preset's ms-swift arguments; imports ms-swift)
 """
 
 
@@ -68,6 +69,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        description="Resolve and validate each config (a folder means every YAML "
                        "file below it); fusion configs use the fusion loader.")
     v.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: configs/)")
+    v.add_argument("--deep", action="store_true",
+                   help="also build the ms-swift argument objects of each runnable preset, as a launch would "
+                   "(imports ms-swift; model directories missing here get a stand-in config.json)")
     return parser
 
 
@@ -76,7 +80,7 @@ def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
         return run_inspect(args.config, args.overrides, args.format, args.explain, args.payload_only, out, err)
     if args.command == "diff":
         return run_diff(args.left, args.right, args.profile, args.format, out, err)
-    return run_validate(args.paths, out)
+    return run_validate(args.paths, out, args.deep)
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
