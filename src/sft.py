@@ -15,6 +15,7 @@ import logging
 import sys
 
 from src.config import ConfigError, load_training_config
+from src.config.ignored_settings import config_warnings
 from src.config.requirements import check_optional_packages
 from src.provenance import RunDirError, RunInterrupted
 from src.provenance.launch import open_run
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
         check_optional_packages(cfg)  # deepspeed / flash-attn / vLLM the config needs, with the install command
+        for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
+            print(f"warning: {warning.render()}", file=sys.stderr)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
                                 allow_existing=args.allow_existing_run_dir)
     except (ConfigError, RunDirError) as exc:

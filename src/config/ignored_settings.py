@@ -1,12 +1,14 @@
 """Nothing accepted and ignored: a setting that has no effect in the run's mode or configuration is
-an error at load time, naming the setting that makes it ineffective and the way out.
+an error at load time, naming the setting that makes it ineffective and the way out; where it is
+harmless and common (a cadence of something the run switched off) a warning, printed by inspect /
+validate and at launch (`ignored_warnings`).
 
 The rules (also the table in docs/config_guide.md; the rlhf-in-SFT and stage-2-section rules live
 in modes.py, the bypassed dataset switches in validate.py):
 
 - tuner-specific keys (lora_*, target_modules, adalora_*, ...) of another tuner than tuner.tuner_type;
-- save_steps / save_total_limit with save_strategy 'no'; eval_steps with eval_strategy 'no';
-  logging_steps with logging_strategy 'no';
+- warnings: save_steps / save_total_limit with save_strategy 'no'; eval_steps with eval_strategy
+  'no'; logging_steps with logging_strategy 'no';
 - a non-zero vit_lr / aligner_lr with tuner.freeze_vit / freeze_aligner true (full tuning);
 - warmup_ratio and warmup_steps both set (ms-swift refuses it);
 - GKD-only rlhf keys in GRPO runs and GRPO-only ones in GKD runs;
@@ -19,6 +21,7 @@ from __future__ import annotations
 from .errors import Problem
 from .modes import Mode
 from .resolve import MISSING, ResolvedConfig
+from .training_config import TrainingConfig
 
 # Per-token-type / per-dataset losses come from the token-level cross-entropy of a supervised
 # forward pass: SFT, stage2_ab (both channels) and GKD (its own per-token terms, src/trainers/telemetry).
@@ -75,7 +78,9 @@ def _tuner_problems(resolved: ResolvedConfig) -> list[Problem]:
     return problems
 
 
-def _strategy_problems(resolved: ResolvedConfig) -> list[Problem]:
+def strategy_warnings(resolved: ResolvedConfig) -> list[Problem]:
+    """Harmless and common (a preset's save/eval/logging cadence while a run switches that off):
+    warnings, printed by inspect / validate and at launch."""
     problems = []
     for strategy, keys in (("save_strategy", ("save_steps", "save_total_limit")), ("eval_strategy", ("eval_steps",)),
                            ("logging_strategy", ("logging_steps",))):
@@ -84,9 +89,8 @@ def _strategy_problems(resolved: ResolvedConfig) -> list[Problem]:
         for key in keys:
             if _set(resolved, f"training.{key}"):
                 problems.append(Problem(
-                    f"has no effect with training.{strategy}: 'no' ({resolved.where(f'training.{strategy}')}); "
-                    f"remove it or set {strategy} to 'steps'.", key=f"training.{key}",
-                    where=resolved.where(f"training.{key}")))
+                    f"has no effect with training.{strategy}: 'no' ({resolved.where(f'training.{strategy}')}).",
+                    key=f"training.{key}", where=resolved.where(f"training.{key}")))
     return problems
 
 
@@ -147,10 +151,20 @@ def _stage2_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
                     "rollout_matching.vllm.servers, or backend: hf.", key=key, where=resolved.where(key))]
 
 
+def ignored_warnings(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
+    """Settings without effect that are harmless and common: printed as warnings, never fatal."""
+    return strategy_warnings(resolved)
+
+
 def ignored_problems(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
-    problems = _tuner_problems(resolved) + _strategy_problems(resolved) + _frozen_lr_problems(resolved)
+    problems = _tuner_problems(resolved) + _frozen_lr_problems(resolved)
     problems += _warmup_problems(resolved)
     if mode is not None:
         problems += _rlhf_mode_problems(mode, resolved) + _telemetry_problems(mode, resolved)
         problems += _stage2_problems(mode, resolved)
     return problems
+
+
+def config_warnings(cfg: TrainingConfig) -> list[Problem]:
+    """The warnings of a validated config (printed at launch by src.sft)."""
+    return ignored_warnings(cfg.mode, cfg.source)

@@ -53,8 +53,6 @@ CASES = [
     ("sft_dense_tiny", "tuner:\n  lora_rank: 16\n", "tuner.lora_rank", 3, ["has no effect with tuner_type 'full'"]),
     ("sft_dense_tiny", "tuner:\n  target_modules: [all-linear]\n", "tuner.target_modules", 3,
      ["adapter tuner"]),
-    ("sft_dense_tiny", "training:\n  save_strategy: 'no'\n", "training.save_steps", 40,
-     ["save_strategy: 'no'"]),
     ("sft_dense_tiny", "tuner:\n  freeze_vit: true\n", "training.vit_lr", 28, ["tuner.freeze_vit is true"]),
     ("sft_dense_tiny", "training:\n  warmup_steps: 5\n  warmup_ratio: 0.1\n", "training.warmup_ratio", 4,
      ["Keep one"]),
@@ -123,3 +121,18 @@ def test_value_snapshot_matches_installed_packages():
                                             "src/config/swift_values.json (committed)", "installed packages"))
         pytest.fail("the enums of the installed ms-swift / transformers differ from the committed snapshot; if a "
                     "pin changed on purpose run `python -m src.contracts.snapshot_swift_values` and commit.\n" + diff)
+
+
+def test_harmless_ignored_settings_are_warnings_at_launch_and_in_validate(preset, tmp_path):
+    """save_steps with save_strategy 'no' is common (a quick run without checkpoints): a warning, printed
+    at launch (this launch then stops on --resume with nothing to resume, exit 2) and by validate."""
+    path = preset("training:\n  save_strategy: 'no'\n")
+    proc = launch(path, f"training.output_dir={tmp_path / 'none'}", "--resume")
+    assert proc.returncode == 2 and "--resume found no complete checkpoint" in proc.stderr
+    smoke = "configs/smoke/sft_dense_tiny.yaml"
+    for key, line in (("training.save_steps", 40), ("training.save_total_limit", 41)):
+        assert f"warning: {key} ({smoke}:{line}): has no effect with training.save_strategy: 'no' ({path}:3)" in (
+            proc.stderr)
+    validate = subprocess.run([sys.executable, "scripts/config_tools/inspect_config.py", "validate", str(path)],
+                              cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=60)
+    assert validate.returncode == 0 and f"warning: training.save_steps ({smoke}:40)" in validate.stdout

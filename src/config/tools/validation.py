@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..ignored_settings import ignored_warnings
 from ..paths import REPO_ROOT, display_path, locate_config_file
 from .loading import LoadError, load_config
 
@@ -68,6 +69,8 @@ def validate_file(path: Path, deep: bool = False) -> FileResult:
     if not loaded.valid:
         return FileResult(name, "invalid", summary, "\n".join(f"- {p.render()}" for p in loaded.problems))
     warnings: list[str] = []
+    if loaded.kind == "training" and loaded.resolved is not None:
+        warnings += [w.render() for w in ignored_warnings(loaded.mode, loaded.resolved)]
     if loaded.kind == "training" and loaded.runnable and len(loaded.chain) > MAX_CHAIN:
         warnings.append(
             f"resolves from {len(loaded.chain)} files (guideline: at most {MAX_CHAIN}); "
