@@ -14,9 +14,9 @@ import argparse
 import logging
 import sys
 
-from src.config import ConfigError, load_training_config
+from src.config import ConfigError, TrainingConfig, load_training_config
 from src.config.ignored_settings import config_warnings
-from src.config.requirements import check_optional_packages
+from src.config.requirements import missing_package_problems
 from src.provenance import RunDirError, RunInterrupted
 from src.provenance.launch import open_run
 
@@ -51,12 +51,26 @@ def setup_logging() -> None:
     root.propagate = False
 
 
+def preflight(cfg: TrainingConfig) -> None:
+    """Launch checks on this machine, still before anything heavy, reported together: the optional
+    GPU packages the config needs (with the install command) and the vLLM server settings."""
+    from src.trainers.server_mode import validate_server_mode  # no torch / ms-swift
+
+    problems = missing_package_problems(cfg)
+    try:
+        validate_server_mode(cfg)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems, subject=cfg.source.display)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
-        check_optional_packages(cfg)  # deepspeed / flash-attn / vLLM the config needs, with the install command
+        preflight(cfg)
         for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
             print(f"warning: {warning.render()}", file=sys.stderr)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from .errors import ConfigError, Problem
+from .errors import Problem
 from .training_config import TrainingConfig
 
 GPU_EXTRA = "pip install -e '.[gpu]'"
@@ -61,9 +61,3 @@ def missing_package_problems(cfg: TrainingConfig) -> list[Problem]:
         f"needs the {r.package} package (`{r.module}`), which is not installed in this environment. "
         f"Install it with `{r.install}`, or change {r.key}.", key=r.key, where=cfg.source.where(r.key))
         for r in needed(cfg) if not installed(r.module)]
-
-
-def check_optional_packages(cfg: TrainingConfig) -> None:
-    problems = missing_package_problems(cfg)
-    if problems:
-        raise ConfigError(problems, subject=cfg.source.display)
