@@ -50,6 +50,7 @@ def test_boundary_turns_each_rejection_into_a_config_error(write, tmp_path, with
     assert f"Fix: change {key} in {path}:3" in problem.message
 
 
+@pytest.mark.slow  # one launch up to the boundary: ms-swift import, ~15 s
 def test_launcher_exits_2_on_a_value_only_ms_swift_rejects(write, tmp_path):
     """cosine_with_min_lr without min_lr passes every fast rule; the scheduler check at the boundary
     refuses it before the model loads (the scheduler is otherwise built after the weights)."""
