@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from src.config import ConfigError, Problem, TrainingConfig
-from src.config.swift_args import build_swift_kwargs
+from src.config.swift_args import build_swift_kwargs, config_sections
 from src.config.swift_fields import SECTION_KEY_ALIASES
 
 # ms-swift arguments our launcher sets itself (build_swift_kwargs), and the config key behind each.
@@ -39,9 +39,7 @@ STAGES = {
 def swift_keys(cfg: TrainingConfig) -> dict[str, list[str]]:
     """ms-swift argument name -> the dotted config keys that set it."""
     out: dict[str, list[str]] = {}
-    sections = {"model": cfg.model, "template": cfg.template, "tuner": cfg.tuner, "training": cfg.training,
-                "data": cfg.data, "rlhf": cfg.rlhf, "deepspeed": cfg.deepspeed, "quantization": cfg.quantization}
-    for section, values in sections.items():
+    for section, values in config_sections(cfg).items():
         for key in values:
             out.setdefault(SECTION_KEY_ALIASES.get((section, key), key), []).append(f"{section}.{key}")
     for name, dotted in DERIVED_KEYS.items():
