@@ -25,6 +25,12 @@ from src.datasets.validate import DataFileError, FileReport, validate_jsonl
 EXIT_OK, EXIT_BAD_RECORDS, EXIT_USAGE = 0, 1, 2
 
 
+def _console(**kwargs) -> Console:
+    """Text from files and records (paths, desc strings, `file:100:`) is printed as is: no markup,
+    no `:emoji:` codes, no highlighting."""
+    return Console(highlight=False, soft_wrap=True, emoji=False, markup=False, **kwargs)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="+", metavar="FILE.jsonl", help="JSONL files to validate")
@@ -37,7 +43,7 @@ def _validate(path: Path, check_images: bool, err: Console) -> FileReport:
     if not err.is_terminal:
         return validate_jsonl(path, check_images=check_images)
     size = path.stat().st_size if path.is_file() else 0
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(str(path), total=size)
         pending = [0]
@@ -66,10 +72,10 @@ def _table(reports: list[FileReport]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    out = Console(highlight=False, soft_wrap=True)
+    out = _console()
     if not out.is_terminal:  # logs and pipes: wide enough that table rows never wrap
-        out = Console(highlight=False, soft_wrap=True, width=max(100, 70 + max(map(len, args.files))))
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+        out = _console(width=max(100, 70 + max(map(len, args.files))))
+    err = _console(stderr=True)
     reports, unreadable = [], []
     for name in args.files:
         try:

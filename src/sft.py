@@ -2,9 +2,10 @@
 
 Only orchestration lives here: load and validate the config (fast, no torch), then hand the
 typed config to the trainer dispatch, which builds model, template, datasets and trainer.
-A config mistake ends here with a readable message and exit code 2, before anything heavy loads;
-so does a run directory that already holds another run (see src/provenance/rundir.py). Rank 0
-writes `run_manifest.json` into the run directory before the first optimizer step.
+A config mistake ends here with a readable message and exit code 2, before anything heavy loads
+(schema, value rules, optional GPU packages); values only ms-swift can judge are checked where the
+ms-swift arguments are built (src/trainers/swift_boundary.py), still before any weights load.
+So does a run directory that already holds another run (see src/provenance/rundir.py). Rank 0 writes `run_manifest.json` into the run directory before the first optimizer step.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import argparse
 import logging
 import sys
 
-from src.config import ConfigError, load_training_config
+from src.config import ConfigError, TrainingConfig, load_training_config
+from src.config.ignored_settings import config_warnings
+from src.config.requirements import missing_package_problems
 from src.provenance import RunDirError, RunInterrupted
 from src.provenance.launch import open_run
 
@@ -48,11 +51,28 @@ def setup_logging() -> None:
     root.propagate = False
 
 
+def preflight(cfg: TrainingConfig) -> None:
+    """Launch checks on this machine, still before anything heavy, reported together: the optional
+    GPU packages the config needs (with the install command) and the vLLM server settings."""
+    from src.trainers.server_mode import validate_server_mode  # no torch / ms-swift
+
+    problems = missing_package_problems(cfg)
+    try:
+        validate_server_mode(cfg)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems, subject=cfg.source.display)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
+        preflight(cfg)
+        for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
+            print(f"warning: {warning.render()}", file=sys.stderr)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
                                 allow_existing=args.allow_existing_run_dir)
     except (ConfigError, RunDirError) as exc:

@@ -128,6 +128,7 @@ JSON_DECODER_ALLOWLIST: dict[str, str] = {
     "src/datasets/synthetic.py": "artifact fingerprint marker",
     "src/models/tiny_qwen3_vl.py": "artifact fingerprint marker",
     "src/config/swift_fields.py": "committed ms-swift field snapshot",
+    "src/config/value_rules.py": "committed snapshot of ms-swift / transformers value sets",
     "src/provenance/atomic.py": "run manifest reader",
     "src/provenance/manifest.py": "run manifest normalisation",
     "src/provenance/rundir.py": "run manifest reader",

@@ -31,7 +31,7 @@ from .training_config import PATH_KEYS, TrainingConfig
 DEFAULT_MODEL_TYPE = "qwen3_vl"
 
 
-def _sections(cfg: TrainingConfig) -> dict[str, dict[str, Any]]:
+def config_sections(cfg: TrainingConfig) -> dict[str, dict[str, Any]]:
     return {
         "model": cfg.model,
         "template": cfg.template,
@@ -60,7 +60,7 @@ def launch_world_size() -> int:
 def build_swift_kwargs(cfg: TrainingConfig, world_size: int | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     path_args = {key.split(".", 1)[1] for key in PATH_KEYS if not key.startswith("custom.")}
-    for section, values in _sections(cfg).items():
+    for section, values in config_sections(cfg).items():
         for key, value in values.items():
             name = SECTION_KEY_ALIASES.get((section, key), key)
             kwargs[name] = _absolute(value) if name in path_args else value

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from .diagnostics import pydantic_problems, unknown_key_problem
 from .errors import ConfigError, Problem
 from .fusion import load_fusion_config
+from .ignored_settings import ignored_problems
 from .lengths import implied_lengths
 from .merge import Origin
 from .migrations import find_migration
@@ -23,6 +24,7 @@ from .schema_stage2 import RolloutMatchingConfig, Stage2ABConfig
 from .schema_training import LAUNCHER_TRAINING_KEYS, schedule_problems, split_training
 from .swift_fields import SECTION_KEY_ALIASES, SWIFT_SECTIONS, section_keys, sections_of
 from .training_config import TrainingConfig
+from .value_rules import value_problems
 
 TYPED_SECTIONS: dict[str, type[BaseModel]] = {
     "custom": CustomConfig,
@@ -186,6 +188,7 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
         problems += length_problems
     problems += _fusion_problems(resolved, typed.get("custom"), mode)
     problems += _bypassed_problems(resolved)
+    problems += value_problems(mode, resolved) + ignored_problems(mode, resolved)
     if problems:
         raise ConfigError(problems, subject=resolved.display)
     assert mode is not None

@@ -56,6 +56,8 @@ SURFACES: tuple[Surface, ...] = (
         Method("get_decay_parameter_names", ("self", "model"), "weight-decay split of the optimizer groups"),
         Method("_save_checkpoint", ("self", "model", "trial"),
                "every save strategy writes through it; save_schedule wraps it (save_delay_steps, save_last_epoch)"),
+        Method("get_optimizer_cls_and_kwargs", ("args", "model"),
+               "swift_boundary's optimizer pre-flight builds the optimizer as the Trainer does"),
     )),
     Surface("transformers", "TrainerCallback", kind="class", methods=(
         Method("on_train_begin", ("self", "args", "state", "control")),
@@ -83,6 +85,16 @@ SURFACES: tuple[Surface, ...] = (
     )),
     Surface("swift.rewards", "orms", kind="mapping", why="register_rewards() writes our reward classes into it"),
     Surface("swift.rewards", "ORM", kind="class", methods=(Method("__call__", ("self",)),)),
+    # src/trainers/swift_boundary.py: the guarded construction of ms-swift arguments and its pre-flight checks
+    Surface("swift", "RLHFArguments", why="validate --deep builds it offline", methods=(
+        Method("_init_external_vllm", ("self",), "_OfflineRLHFArguments overrides it (no vLLM server connection)"),
+    )),
+    Surface("swift.arguments.base_args.base_args", "get_supported_tuners", why="the tuner check ms-swift's "
+            "prepare_adapter makes after the model loads, made before"),
+    Surface("transformers", "TrainingArguments", why="scheduler pre-flight", methods=(
+        Method("get_warmup_steps", ("self", "num_training_steps")),
+    )),
+    Surface("transformers.optimization", "get_scheduler", why="scheduler pre-flight"),
     Surface("swift.infer_engine.protocol", "RequestConfig", why="stage-2 rollout request (server_contract)",
             fields=("max_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "n", "seed",
                     "stream", "return_details")),

@@ -8,7 +8,6 @@ from functools import partial
 from typing import Any
 
 from src.config import TrainingConfig
-from src.config.swift_args import build_swift_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -18,13 +17,12 @@ class ModeNotAvailable(RuntimeError):
 
 
 def run_sft(cfg: TrainingConfig) -> dict[str, Any]:
-    from swift import SftArguments
-
     from src.datasets.builder import build_training_datasets
 
+    from .swift_boundary import swift_arguments
     from .swift_pipeline import LauncherSft
 
-    args = SftArguments(**build_swift_kwargs(cfg))
+    args = swift_arguments(cfg)  # ms-swift's rejections become ConfigError (exit 2) before weights load
     return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg),
                        telemetry=cfg.custom.telemetry,
                        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule).main()

@@ -129,14 +129,12 @@ def gkd_trainer_extensions(cfg: TrainingConfig) -> list:
 
 
 def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
-    from swift import RLHFArguments
-
-    from src.config.swift_args import build_swift_kwargs
     from src.datasets.rl_rows import build_rl_datasets
 
     from .rlhf_pipeline import LauncherRLHF
+    from .swift_boundary import swift_arguments
 
-    args = RLHFArguments(**build_swift_kwargs(cfg))
+    args = swift_arguments(cfg)
     return LauncherRLHF(
         args,
         build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=True),

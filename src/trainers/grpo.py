@@ -42,17 +42,16 @@ def check_reward_funcs(cfg: TrainingConfig, registry: dict[str, Any]) -> None:
 
 
 def run_grpo(cfg: TrainingConfig) -> dict[str, Any]:
-    from swift import RLHFArguments
     from swift.rewards import orms
 
-    from src.config.swift_args import build_swift_kwargs
     from src.datasets.rl_rows import build_rl_datasets
 
     from .rlhf_pipeline import LauncherRLHF
+    from .swift_boundary import swift_arguments
 
     register_project_rewards()
     check_reward_funcs(cfg, orms)
-    args = RLHFArguments(**build_swift_kwargs(cfg))
+    args = swift_arguments(cfg)
     return LauncherRLHF(
         args, build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=False),
         template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,

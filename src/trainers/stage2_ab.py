@@ -263,14 +263,12 @@ def install_stage2_ab(trainer: Any, cfg: TrainingConfig, backend: Any = None) ->
 def run_stage2_ab(cfg: TrainingConfig) -> dict[str, Any]:
     from functools import partial
 
-    from swift import SftArguments
-
-    from src.config.swift_args import build_swift_kwargs
     from src.datasets.stage2_rows import build_stage2_datasets
 
+    from .swift_boundary import swift_arguments
     from .swift_pipeline import LauncherSft
 
-    args = SftArguments(**build_swift_kwargs(cfg))
+    args = swift_arguments(cfg)
     return LauncherSft(args, build_datasets=partial(build_stage2_datasets, cfg),
                        telemetry=cfg.custom.telemetry,
                        trainer_extensions=[partial(install_stage2_ab, cfg=cfg)],

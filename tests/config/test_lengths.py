@@ -73,7 +73,8 @@ def test_completion_budget_must_fit(write):
 
 
 def test_grpo_default_completion_budget_is_ms_swift_default(preset):
-    cfg = load_training_config(preset("rlhf: {rlhf_type: grpo, reward_funcs: [dense_format]}"))
+    cfg = load_training_config(preset("rlhf: {rlhf_type: grpo, reward_funcs: [dense_format]}\n"
+                                      "custom: {telemetry: {per_dataset: false, per_token_type: false}}"))
     assert cfg.template["max_length"] == 1024 - 512
     assert "vllm_max_model_len" not in cfg.rlhf  # use_vllm is false
 

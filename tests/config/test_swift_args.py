@@ -3,6 +3,8 @@ ms-swift argument objects (the only config tests that import swift, besides the 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from src.config import load_training_config
@@ -41,14 +43,18 @@ def test_server_mode_leaves_vllm_length_to_the_server():
     assert kwargs["vllm_server_host"] == ["127.0.0.1"] and kwargs["max_length"] == 3072
 
 
-def test_deepspeed_json_path_is_absolute(preset):
-    cfg = load_training_config(preset("deepspeed: {config: configs/ds/zero3.json}"))
-    assert build_swift_kwargs(cfg)["deepspeed"] == str(REPO_ROOT / "configs/ds/zero3.json")
+def test_deepspeed_json_path_is_absolute(preset, tmp_path):
+    ds = tmp_path / "zero3.json"  # the value rules require an existing file
+    ds.write_text("{}", encoding="utf-8")
+    relative = os.path.relpath(ds, REPO_ROOT)  # written repo-relative, as presets do
+    cfg = load_training_config(preset(f"deepspeed: {{config: {relative}}}"))
+    assert build_swift_kwargs(cfg)["deepspeed"] == str((REPO_ROOT / relative).resolve())
 
 
 def _tiny_model_dir(tmp_path):
     """A Qwen3-VL config.json is all that argument construction reads."""
-    transformers = pytest.importorskip("transformers")
+    import transformers
+
     config = transformers.Qwen3VLConfig(
         text_config={"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                      "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16},
@@ -66,7 +72,8 @@ def _tiny_model_dir(tmp_path):
      ("gkd_tiny", "RLHFArguments"), ("stage2_ab_tiny", "SftArguments")],
 )
 def test_ms_swift_accepts_the_smoke_kwargs(tmp_path, preset_name, cls_name):
-    swift = pytest.importorskip("swift")
+    import swift
+
     model = REPO_ROOT / "artifacts/tiny-qwen3-vl"
     model = model if (model / "config.json").is_file() else _tiny_model_dir(tmp_path)
     overrides = [f"model.model={model}", f"training.output_dir={tmp_path}/out",

@@ -11,7 +11,6 @@ from src.contracts.snapshot_swift_fields import SNAPSHOT_PATH, build_snapshot, d
 
 
 def test_snapshot_matches_installed_ms_swift():
-    pytest.importorskip("swift")
     fresh = dumps(build_snapshot())
     committed = SNAPSHOT_PATH.read_text(encoding="utf-8")
     if fresh != committed:

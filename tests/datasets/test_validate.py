@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -179,3 +181,23 @@ def test_cli_usage_error_exits_2():
     assert res.returncode == 2
     assert "usage:" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["piped", "terminal"])
+def test_cli_prints_file_text_literally(data_dir: Path, terminal: bool):
+    """`file:100:` must not become the 💯 emoji, nor `[red]` / `:smile:` from a file name or desc
+    turn into colour or emoji, piped or on a terminal (FORCE_COLOR makes rich treat it as one)."""
+    records = [_rec() for _ in range(99)]
+    records.append(_rec(objects=[{"desc": ":smile: [red]hot[/red]", "bbox_2d": [30, 2, 1, 40]}]))
+    path = _write(data_dir / "[red]:smile:data.jsonl", records)
+    env = {**os.environ, "COLUMNS": "250"}
+    env.pop("FORCE_COLOR", None)
+    if terminal:
+        env["FORCE_COLOR"] = "1"
+    res = subprocess.run([sys.executable, str(CLI), str(path)], capture_output=True, text=True, cwd=REPO_ROOT,
+                         timeout=120, check=False, env=env)
+    assert res.returncode == 1, res.stdout + res.stderr
+    text = re.sub(r"\x1b\[[0-9;]*m", "", res.stdout)  # colour codes of the table frame on a terminal
+    assert f"{path}:100: objects[0]: bbox_2d: x2 (1) < x1 (30)" in text.splitlines()
+    assert "[red]:smile:data.jsonl" in next(ln for ln in text.splitlines() if ln.startswith("│") and "data" in ln)
+    assert not any(ch in res.stdout + res.stderr for ch in "💯😄")

@@ -7,9 +7,12 @@ steps at batch 2, a checkpoint every 3 steps, epoch boundaries at steps 2 and 4.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,3 +71,50 @@ class Run:
     head_after: str
     dirty_before: bool
     dirty_after: bool
+
+
+# ------------------------------------------------------------------ kill / resume (every mode)
+
+
+def recorded_checkpoints(out: Path) -> list[str]:
+    """Checkpoint names the run manifest records (empty while it is missing or being rewritten)."""
+    try:
+        return [c["name"] for c in json.loads((out / "run_manifest.json").read_text())["checkpoints"]]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def run_until_checkpoint(cmd: list[str], out: Path, checkpoint: str, repo_root: Path, *,
+                         sig: int = signal.SIGKILL, timeout: float = 900) -> tuple[int, dict]:
+    """Start `cmd`, send `sig` once the manifest records `checkpoint`; (exit code, manifest then)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with (out.parent / f"{out.name}.log").open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=repo_root, env=run_env(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while checkpoint not in recorded_checkpoints(out):
+            assert proc.poll() is None, f"the run ended (rc {proc.returncode}) before it could be stopped"
+            assert time.monotonic() < deadline, f"no {checkpoint} within {timeout} s"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        rc = proc.wait(timeout=120)
+    return rc, json.loads((out / "run_manifest.json").read_text())
+
+
+def step_history(out: Path, max_steps: int) -> dict[int, dict]:
+    """The final checkpoint's trainer_state log rows with a loss, by step."""
+    state = json.loads((out / f"checkpoint-{max_steps}" / "trainer_state.json").read_text())
+    return {row["step"]: row for row in state["log_history"] if "loss" in row}
+
+
+def logged_rows(out: Path) -> dict[int, dict]:
+    """logging.jsonl training rows by step (the last line for a step wins: a resumed run appends)."""
+    rows = [json.loads(line) for line in (out / "logging.jsonl").read_text().splitlines()]
+    return {int(r["global_step/max_steps"].split("/")[0]): r for r in rows
+            if "loss" in r and "global_step/max_steps" in r}
+
+
+def mode_command(config: str, out: Path, max_steps: int, save_steps: int, *extra: str) -> list[str]:
+    """A smoke preset of any mode, shortened to `max_steps` on the 4-record fusion selection."""
+    return [sys.executable, "-m", "src.sft", "--config", config, f"training.output_dir={out}",
+            f"training.logging_dir={out}/tb", f"training.max_steps={max_steps}", f"training.save_steps={save_steps}",
+            f"custom.fusion_config={FUSION}", *extra]

@@ -10,49 +10,37 @@ import time
 from pathlib import Path
 
 import pytest
-from provenance_helpers import BATCH, MAX_STEPS, SAVE_STEPS, command, run_env
+from provenance_helpers import (
+    BATCH,
+    MAX_STEPS,
+    SAVE_STEPS,
+    command,
+    logged_rows,
+    run_env,
+    run_until_checkpoint,
+    step_history,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def _recorded_checkpoints(out: Path) -> list[str]:
-    try:
-        return [c["name"] for c in json.loads((out / "run_manifest.json").read_text())["checkpoints"]]
-    except (OSError, ValueError, KeyError):
-        return []
 
 
 @pytest.fixture(scope="module")
 def resumed(tmp_path_factory, repo_root, reference_run):
     out = tmp_path_factory.mktemp("provenance") / "killed"
-    log = (out.parent / "killed.log").open("w")
-    proc = subprocess.Popen(command(out), cwd=repo_root, env=run_env(), stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 900
-    while f"checkpoint-{SAVE_STEPS}" not in _recorded_checkpoints(out):
-        assert proc.poll() is None, f"the run ended (rc {proc.returncode}) before it could be killed"
-        assert time.monotonic() < deadline, "no checkpoint within 900 s"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    log.close()
-    killed = json.loads((out / "run_manifest.json").read_text())
+    killed_rc, killed = run_until_checkpoint(command(out), out, f"checkpoint-{SAVE_STEPS}", repo_root)
     start = time.monotonic()
     again = subprocess.run(command(out, "--resume"), cwd=repo_root, env=run_env(), capture_output=True, text=True,
                            timeout=900, check=False)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    return {"out": out, "killed_rc": proc.returncode, "killed": killed, "seconds": time.monotonic() - start}
+    return {"out": out, "killed_rc": killed_rc, "killed": killed, "seconds": time.monotonic() - start}
 
 
 def _history(out: Path) -> dict[int, dict]:
-    state = json.loads((out / f"checkpoint-{MAX_STEPS}" / "trainer_state.json").read_text())
-    return {row["step"]: row for row in state["log_history"] if "loss" in row}
+    return step_history(out, MAX_STEPS)
 
 
 def _logged(out: Path) -> dict[int, float]:
-    """Per-step losses of logging.jsonl (the last line for a step wins: a resumed run appends)."""
-    rows = [json.loads(line) for line in (out / "logging.jsonl").read_text().splitlines()]
-    return {int(r["global_step/max_steps"].split("/")[0]): r["loss"] for r in rows
-            if "loss" in r and "global_step/max_steps" in r}
+    return {step: row["loss"] for step, row in logged_rows(out).items()}
 
 
 def test_the_run_was_killed_after_the_checkpoint(resumed):

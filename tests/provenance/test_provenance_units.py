@@ -140,7 +140,6 @@ def test_rollout_server_record_contract(tmp_path, monkeypatch):
 
 
 def test_schedule_check_and_progress_semantics():
-    pytest.importorskip("transformers")
     from src.provenance.callback import ProvenanceCallback, ScheduleMismatch, update_steps_per_epoch
     from src.trainers.callbacks import FusionScheduleCallback
 

@@ -2,7 +2,7 @@
 
     inspect  --config P [--format json|yaml] [--explain] [--payload-only] [key.path=value ...]
     diff     --left A --right B [--profile parity] [--format text|json]
-    validate [PATH ...]            (default: every YAML file under configs/)
+    validate [PATH ...] [--deep]   (default: every YAML file under configs/)
     migrate  OLD.yaml [--out NEW.yaml] | --tree OLD_ROOT --out NEW_ROOT [--report FILE]
     parity-report --old OLD_ROOT --new NEW_ROOT [--out FILE]
 
@@ -37,6 +37,7 @@ examples:
   validate                      (every YAML file under configs/)
   migrate --tree ../seed/configs --out configs/migrated     (seed-format tree -> ours, with a report)
   parity-report --old ../seed/configs --new configs/migrated
+  validate --deep               (also build each runnable preset's ms-swift arguments; imports ms-swift)
 """
 
 
@@ -74,6 +75,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        description="Resolve and validate each config (a folder means every YAML "
                        "file below it); fusion configs use the fusion loader.")
     v.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: configs/)")
+    v.add_argument("--deep", action="store_true",
+                   help="also build the ms-swift argument objects of each runnable preset, as a launch would "
+                   "(imports ms-swift; model directories missing here get a stand-in config.json)")
 
     m = sub.add_parser("migrate", parents=[common], help="translate seed-format configs into ours, with a report",
                        description="Translate the seed system's configs (keys, sections, value forms) into ours. "
@@ -114,7 +118,7 @@ def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
         return run_migration_diff(args.left, args.right, args.format, out)
     if args.command == "diff":
         return run_diff(args.left, args.right, args.profile, args.format, out, err)
-    return run_validate(args.paths, out)
+    return run_validate(args.paths, out, args.deep)
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

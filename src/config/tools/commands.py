@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ignored_settings import ignored_warnings
 from .diffing import Change, canonical_json, diff_trees, render_value
 from .loading import LoadedConfig, key_fusion_entries, load_config
 from .output import Printer
@@ -37,6 +38,9 @@ def _header(loaded: LoadedConfig, out: Printer, payload: str) -> None:
     if loaded.fusion is not None:
         chain = " -> ".join(loaded.fusion.chain) if loaded.fusion.chain else "cannot be loaded"
         out.line(f"# fusion config: {loaded.fusion.display} (chain: {chain})", "dim")
+    if loaded.kind == "training" and loaded.resolved is not None and loaded.valid:
+        for warning in ignored_warnings(loaded.mode, loaded.resolved):  # harmless settings without effect
+            out.line(f"# warning: {warning.render()}", "warn")
     out.line(f"# {payload}:", "dim")
 
 
@@ -293,11 +297,11 @@ def run_diff(left: str, right: str, profile: str | None, fmt: str, out: Printer,
 # ---------------------------------------------------------------------------------------- validate
 
 
-def run_validate(paths: Sequence[str], out: Printer) -> int:
+def run_validate(paths: Sequence[str], out: Printer, deep: bool = False) -> int:
     files = expand_paths(paths) if paths else default_paths()
     if not files:
         raise UsageError(f"no YAML files found in {', '.join(paths)}")
-    results = validate_paths(files)
+    results = validate_paths(files, deep)
     labels = {"ok": ("ok", "ok"), "invalid": ("INVALID", "bad"), "error": ("ERROR", "bad")}
     width = max(len(r.display) for r in results)
     for r in results:

@@ -3,7 +3,8 @@
 Training configs are validated with the training schema (files under configs/train,
 configs/smoke, configs/debug.yaml and files outside configs/ as runnable presets, configs/base.yaml
 as a layer); fusion configs with the fusion loader. Status per file: `ok`, `invalid` (resolves
-but fails validation; exit 1) or `error` (cannot be resolved; exit 2).
+but fails validation; exit 1) or `error` (cannot be resolved; exit 2). `--deep` also builds
+the ms-swift arguments of each runnable preset (tools/deep.py; imports ms-swift).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..ignored_settings import ignored_warnings
 from ..paths import REPO_ROOT, display_path, locate_config_file
 from .loading import LoadError, load_config
 
@@ -52,7 +54,8 @@ def _count(items: Sequence[object], noun: str) -> str:
     return f"{len(items)} {noun}" + ("" if len(items) == 1 else "s")
 
 
-def validate_file(path: Path) -> FileResult:
+def validate_file(path: Path, deep: bool = False) -> FileResult:
+    """`deep`: runnable training presets also build their ms-swift arguments (tools/deep.py)."""
     name = display_path(path)
     try:
         loaded = load_config(path)
@@ -66,16 +69,28 @@ def validate_file(path: Path) -> FileResult:
     if not loaded.valid:
         return FileResult(name, "invalid", summary, "\n".join(f"- {p.render()}" for p in loaded.problems))
     warnings: list[str] = []
+    if loaded.kind == "training" and loaded.resolved is not None:
+        warnings += [w.render() for w in ignored_warnings(loaded.mode, loaded.resolved)]
     if loaded.kind == "training" and loaded.runnable and len(loaded.chain) > MAX_CHAIN:
         warnings.append(
             f"resolves from {len(loaded.chain)} files (guideline: at most {MAX_CHAIN}); "
             "fold component files into the preset"
         )
+    if deep and loaded.kind == "training" and loaded.runnable:
+        from ..loader import load_training_config
+        from .deep import deep_check
+
+        result = deep_check(load_training_config(path))
+        warnings += [f"--deep: {note}" for note in result.notes]
+        if result.problems:
+            return FileResult(name, "invalid", f"{summary}, rejected by ms-swift (--deep)",
+                              "\n".join(f"- {p.render()}" for p in result.problems), tuple(warnings))
+        summary += ", ms-swift arguments built"
     return FileResult(name, "ok", summary, warnings=tuple(warnings))
 
 
-def validate_paths(paths: Sequence[Path]) -> list[FileResult]:
-    return [validate_file(p) for p in paths]
+def validate_paths(paths: Sequence[Path], deep: bool = False) -> list[FileResult]:
+    return [validate_file(p, deep) for p in paths]
 
 
 def exit_code(results: Sequence[FileResult]) -> int:

@@ -1,0 +1,170 @@
+"""Nothing accepted and ignored: a setting that has no effect in the run's mode or configuration is
+an error at load time, naming the setting that makes it ineffective and the way out; where it is
+harmless and common (a cadence of something the run switched off) a warning, printed by inspect /
+validate and at launch (`ignored_warnings`).
+
+The rules (also the table in docs/config_guide.md; the rlhf-in-SFT and stage-2-section rules live
+in modes.py, the bypassed dataset switches in validate.py):
+
+- tuner-specific keys (lora_*, target_modules, adalora_*, ...) of another tuner than tuner.tuner_type;
+- warnings: save_steps / save_total_limit with save_strategy 'no'; eval_steps with eval_strategy
+  'no'; logging_steps with logging_strategy 'no';
+- a non-zero vit_lr / aligner_lr with tuner.freeze_vit / freeze_aligner true (full tuning);
+- warmup_ratio and warmup_steps both set (ms-swift refuses it);
+- GKD-only rlhf keys in GRPO runs and GRPO-only ones in GKD runs;
+- custom.telemetry in GRPO runs (`TELEMETRY_MODES`);
+- stage-2 `rollout_matching.vllm.mode: colocate` (the stage-2 trainer only drives vLLM servers).
+"""
+
+from __future__ import annotations
+
+from .errors import Problem
+from .modes import Mode
+from .resolve import MISSING, ResolvedConfig
+from .training_config import TrainingConfig
+
+# Per-token-type / per-dataset losses come from the token-level cross-entropy of a supervised
+# forward pass: SFT, stage2_ab (both channels) and GKD (its own per-token terms, src/trainers/telemetry).
+TELEMETRY_MODES: tuple[Mode, ...] = ("sft", "stage2_ab", "gkd")
+TELEMETRY_REJECTED = {
+    "grpo": "GRPO optimizes a policy-gradient objective over sampled completions with no supervised "
+            "labels, so per-dataset / per-token-type losses are undefined there. Per-completion rewards "
+            "(with the row they came from) are logged in completions.jsonl (rlhf.log_completions: true)",
+}
+
+# Key prefixes / names that configure one tuner family (tuner section).
+LORA_FAMILY = ("lora", "longlora", "adalora", "lora_llm")
+TUNER_KEYS: dict[str, tuple[str, ...]] = {
+    "lora_": LORA_FAMILY, "use_rslora": LORA_FAMILY, "use_dora": LORA_FAMILY, "lorap_lr_ratio": LORA_FAMILY,
+    "adalora_": ("adalora",), "boft_": ("boft",), "vera_": ("vera",), "fourier_": ("fourierft",),
+    "reft_": ("reft",), "llamapro_": ("llamapro",), "adapter_": ("adapter",),
+}
+ADAPTER_KEYS = ("target_modules", "target_regex", "target_parameters", "init_weights", "modules_to_save")
+
+GKD_ONLY = ("teacher_", "lmbda", "seq_kd", "sft_alpha", "offload_teacher_model")
+GRPO_ONLY = ("reward_", "num_generations", "epsilon", "epsilon_high", "num_iterations", "scale_rewards",
+             "advantage_estimator", "log_completions", "dynamic_sample", "repetition_", "cosine_",
+             "soft_cache_length", "soft_max_length", "overlong_filter", "top_entropy_quantile")
+
+
+def _matches(key: str, patterns: tuple[str, ...] | str) -> bool:
+    patterns = (patterns,) if isinstance(patterns, str) else patterns
+    return any(key.startswith(p) if p.endswith("_") else key == p for p in patterns)
+
+
+def _set(resolved: ResolvedConfig, dotted: str) -> bool:
+    return resolved.get(dotted, MISSING) not in (MISSING, None)
+
+
+def _tuner_problems(resolved: ResolvedConfig) -> list[Problem]:
+    tuner = resolved.get("tuner", None)
+    tuner_type = resolved.get("tuner.tuner_type", None)
+    if not isinstance(tuner, dict) or not isinstance(tuner_type, str):
+        return []
+    where_type = resolved.where("tuner.tuner_type")
+    problems = []
+    for key in sorted(tuner):
+        if tuner[key] is None:
+            continue
+        owners = next((fam for pat, fam in TUNER_KEYS.items() if _matches(key, pat)), None)
+        if owners is None and key in ADAPTER_KEYS:
+            owners = () if tuner_type == "full" else None
+        if owners is None or tuner_type in owners:
+            continue
+        needs = f"tuner_type {' | '.join(owners)}" if owners else "an adapter tuner (tuner_type lora, ...)"
+        problems.append(Problem(
+            f"has no effect with tuner_type {tuner_type!r} ({where_type}); it configures {needs}. "
+            "Remove it, or change tuner.tuner_type.", key=f"tuner.{key}", where=resolved.where(f"tuner.{key}")))
+    return problems
+
+
+def strategy_warnings(resolved: ResolvedConfig) -> list[Problem]:
+    """Harmless and common (a preset's save/eval/logging cadence while a run switches that off):
+    warnings, printed by inspect / validate and at launch."""
+    problems = []
+    for strategy, keys in (("save_strategy", ("save_steps", "save_total_limit")), ("eval_strategy", ("eval_steps",)),
+                           ("logging_strategy", ("logging_steps",))):
+        if resolved.get(f"training.{strategy}", None) != "no":
+            continue
+        for key in keys:
+            if _set(resolved, f"training.{key}"):
+                problems.append(Problem(
+                    f"has no effect with training.{strategy}: 'no' ({resolved.where(f'training.{strategy}')}).",
+                    key=f"training.{key}", where=resolved.where(f"training.{key}")))
+    return problems
+
+
+def _frozen_lr_problems(resolved: ResolvedConfig) -> list[Problem]:
+    if resolved.get("tuner.tuner_type", None) != "full":
+        return []
+    problems = []
+    for freeze, lr in (("tuner.freeze_vit", "training.vit_lr"), ("tuner.freeze_aligner", "training.aligner_lr")):
+        value = resolved.get(lr, None)
+        if resolved.get(freeze, None) is True and isinstance(value, (int, float)) and value != 0:
+            problems.append(Problem(
+                f"has no effect: {freeze} is true ({resolved.where(freeze)}), so these parameters are not "
+                f"trained. Set {lr}: 0.0, or set {freeze}: false to train them.", key=lr, where=resolved.where(lr)))
+    return problems
+
+
+def _warmup_problems(resolved: ResolvedConfig) -> list[Problem]:
+    ratio, steps = resolved.get("training.warmup_ratio", None), resolved.get("training.warmup_steps", None)
+    if ratio and steps:
+        return [Problem(f"training.warmup_steps ({resolved.where('training.warmup_steps')}) is also set; ms-swift "
+                        "refuses both (one would override the other). Keep one.", key="training.warmup_ratio",
+                        where=resolved.where("training.warmup_ratio"))]
+    return []
+
+
+def _rlhf_mode_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
+    rlhf = resolved.get("rlhf", None)
+    if mode not in ("gkd", "grpo") or not isinstance(rlhf, dict):
+        return []
+    foreign, other = (GRPO_ONLY, "grpo") if mode == "gkd" else (GKD_ONLY, "gkd")
+    return [Problem(f"applies only to {other} runs and has no effect in this {mode} run; remove it.",
+                    key=f"rlhf.{k}", where=resolved.where(f"rlhf.{k}"))
+            for k in sorted(rlhf) if rlhf[k] is not None and _matches(k, foreign)]
+
+
+def _telemetry_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
+    if mode in TELEMETRY_MODES:
+        return []
+    on = [f"custom.telemetry.{k}" for k in ("per_dataset", "per_token_type")
+          if resolved.get(f"custom.telemetry.{k}", True) is True]  # the schema default is on
+    if not on:
+        return []
+    where = ", ".join(f"{k} at {resolved.where(k)}" if _set(resolved, k) else f"{k} by the schema default"
+                      for k in on)
+    return [Problem(
+        f"telemetry is not available in {mode} runs ({where}): {TELEMETRY_REJECTED[mode]}. Set "
+        "custom.telemetry: {per_dataset: false, per_token_type: false} in the preset.",
+        key="custom.telemetry", where=resolved.where("custom.telemetry") if _set(resolved, "custom.telemetry")
+        else resolved.display)]
+
+
+def _stage2_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
+    if mode != "stage2_ab" or resolved.get("rollout_matching.vllm.mode", None) != "colocate":
+        return []
+    key = "rollout_matching.vllm.mode"
+    return [Problem("colocate is not supported by the stage2_ab trainer: its vLLM backend only talks to "
+                    "external servers started by scripts/train_stage2.sh. Use mode: server with "
+                    "rollout_matching.vllm.servers, or backend: hf.", key=key, where=resolved.where(key))]
+
+
+def ignored_warnings(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
+    """Settings without effect that are harmless and common: printed as warnings, never fatal."""
+    return strategy_warnings(resolved)
+
+
+def ignored_problems(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
+    problems = _tuner_problems(resolved) + _frozen_lr_problems(resolved)
+    problems += _warmup_problems(resolved)
+    if mode is not None:
+        problems += _rlhf_mode_problems(mode, resolved) + _telemetry_problems(mode, resolved)
+        problems += _stage2_problems(mode, resolved)
+    return problems
+
+
+def config_warnings(cfg: TrainingConfig) -> list[Problem]:
+    """The warnings of a validated config (printed at launch by src.sft)."""
+    return ignored_warnings(cfg.mode, cfg.source)
