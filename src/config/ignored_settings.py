@@ -12,7 +12,8 @@ in modes.py, the bypassed dataset switches in validate.py):
 - a non-zero vit_lr / aligner_lr with tuner.freeze_vit / freeze_aligner true (full tuning);
 - warmup_ratio and warmup_steps both set (ms-swift refuses it);
 - GKD-only rlhf keys in GRPO runs and GRPO-only ones in GKD runs;
-- custom.telemetry in GRPO runs (`TELEMETRY_MODES`);
+- custom.telemetry written on in GRPO runs (`TELEMETRY_MODES`; the schema default is on only where
+  telemetry exists);
 - stage-2 `rollout_matching.vllm.mode: colocate` (the stage-2 trainer only drives vLLM servers).
 """
 
@@ -127,19 +128,19 @@ def _rlhf_mode_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
 
 
 def _telemetry_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
+    """Telemetry written on (a file or an override) in a mode that has none; the schema default (on)
+    only applies where telemetry exists, so a GRPO preset need not switch it off."""
     if mode in TELEMETRY_MODES:
         return []
-    on = [f"custom.telemetry.{k}" for k in ("per_dataset", "per_token_type")
-          if resolved.get(f"custom.telemetry.{k}", True) is True]  # the schema default is on
+    on = [k for k in (f"custom.telemetry.{f}" for f in ("per_dataset", "per_token_type"))
+          if resolved.get(k, None) is True]
     if not on:
         return []
-    where = ", ".join(f"{k} at {resolved.where(k)}" if _set(resolved, k) else f"{k} by the schema default"
-                      for k in on)
+    where = ", ".join(f"{k} at {resolved.where(k)}" for k in on)
     return [Problem(
-        f"telemetry is not available in {mode} runs ({where}): {TELEMETRY_REJECTED[mode]}. Set "
-        "custom.telemetry: {per_dataset: false, per_token_type: false} in the preset.",
-        key="custom.telemetry", where=resolved.where("custom.telemetry") if _set(resolved, "custom.telemetry")
-        else resolved.display)]
+        f"telemetry is not available in {mode} runs ({where}): {TELEMETRY_REJECTED[mode]}. Remove "
+        "custom.telemetry from the preset (or set per_dataset and per_token_type to false).",
+        key="custom.telemetry", where=resolved.where(on[0]))]
 
 
 def _stage2_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:

@@ -136,3 +136,20 @@ def test_harmless_ignored_settings_are_warnings_at_launch_and_in_validate(preset
     validate = subprocess.run([sys.executable, "scripts/config_tools/inspect_config.py", "validate", str(path)],
                               cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=60)
     assert validate.returncode == 0 and f"warning: training.save_steps ({smoke}:40)" in validate.stdout
+
+
+def test_grpo_without_telemetry_keys_is_valid_and_written_on_is_not(write):
+    """The schema default (telemetry on) applies only in modes that have telemetry: a GRPO preset that
+    never mentions it validates; writing it on is the error above."""
+    from src.config import load_training_config
+    from src.config.errors import ConfigError
+
+    text = (SMOKE / "grpo_dense_tiny.yaml").read_text(encoding="utf-8")
+    text = text.replace("extends: ../base.yaml", f"extends: {REPO_ROOT / 'configs/base.yaml'}")
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("telemetry:")]
+    assert len(lines) == len(text.splitlines()) - 1  # the preset's explicit off line is gone
+    path = write("grpo_no_telemetry.yaml", "\n".join(lines) + "\n")
+    assert load_training_config(path).mode == "grpo"
+    written_on = r"telemetry is not available in grpo runs \(custom\.telemetry\.per_token_type at override"
+    with pytest.raises(ConfigError, match=written_on):
+        load_training_config(path, overrides=["custom.telemetry.per_token_type=true"])

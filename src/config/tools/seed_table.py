@@ -94,6 +94,9 @@ def _ordering(value: Any, ctx: Context) -> Outcome:
 def _token_metrics(value: Any, ctx: Context) -> Outcome:
     if not isinstance(value, Mapping):
         return Outcome("untranslated", "token_type_metrics must be a mapping")
+    if ctx.get("rlhf.rlhf_type") == "grpo":
+        return Outcome("untranslated", "GRPO runs have no telemetry here (no supervised labels, so token-type "
+                       "losses are undefined); per-completion rewards are logged in completions.jsonl")
     sets = {"custom.telemetry.per_token_type": bool(value.get("enabled", False))}
     extra = sorted(k for k in value if k != "enabled")
     if extra:
