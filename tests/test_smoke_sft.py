@@ -17,11 +17,26 @@ def smoke_run(tmp_path_factory, repo_root, tiny_model_dir, synthetic_data_dir):
     out = tmp_path_factory.mktemp("smoke") / "run"
     cmd = [
         sys.executable, "-m", "src.sft", "--config", "configs/smoke/sft_dense_tiny.yaml",
-        f"training.output_dir={out}", f"training.logging_dir={out}/tb",
+        f"training.output_dir={out}", f"training.logging_dir={out}/tb", "custom.dump_conversation_text=true",
     ]
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, proc
+
+
+def test_smoke_sft_dumps_the_first_conversations(smoke_run):
+    """custom.dump_conversation_text: the first samples as the template encodes them, image pads
+    shortened, and the supervised part is exactly the assistant's JSON answer and the turn end."""
+    out, _ = smoke_run
+    text = (out / "conversation_text.txt").read_text(encoding="utf-8")
+    blocks = text.split("===== sample ")[1:]
+    assert len(blocks) == 4
+    first, supervised = blocks[0].split("----- supervised tokens -----\n")
+    assert "(dataset synthetic_dense," in first
+    assert "<|vision_start|><|image_pad|>x" in first and "<|image_pad|><|image_pad|>" not in first
+    assert "Detect every object in the image." in first
+    assert supervised.startswith('{"objects": [') and supervised.rstrip("\n").endswith("<|im_end|>")
+    assert "user" not in supervised and "Detect" not in supervised
 
 
 def test_smoke_sft_logs_finite_losses_for_every_step(smoke_run):

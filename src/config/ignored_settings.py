@@ -14,7 +14,9 @@ in modes.py, the bypassed dataset switches in validate.py):
 - GKD-only rlhf keys in GRPO runs and GRPO-only ones in GKD runs;
 - custom.telemetry written on in GRPO runs (`TELEMETRY_MODES`; the schema default is on only where
   telemetry exists);
-- stage-2 `rollout_matching.vllm.mode: colocate` (the stage-2 trainer only drives vLLM servers).
+- stage-2 `rollout_matching.vllm.mode: colocate` (the stage-2 trainer only drives vLLM servers);
+- `custom.dump_conversation_text: true` outside sft runs (a `dump_conversation_path` without it
+  is a warning).
 """
 
 from __future__ import annotations
@@ -152,9 +154,27 @@ def _stage2_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
                     "rollout_matching.vllm.servers, or backend: hf.", key=key, where=resolved.where(key))]
 
 
+def _dump_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
+    key = "custom.dump_conversation_text"
+    if mode == "sft" or resolved.get(key, None) is not True:
+        return []
+    return [Problem(f"is only written by sft runs (the first training samples through the template); {mode} "
+                    "runs build their rows differently. Set it to false (python -m src.eval shows what a "
+                    "model is asked), or dump from an sft preset with the same data.", key=key,
+                    where=resolved.where(key))]
+
+
+def _dump_path_warnings(resolved: ResolvedConfig) -> list[Problem]:
+    key = "custom.dump_conversation_path"
+    if not _set(resolved, key) or resolved.get("custom.dump_conversation_text", None) is True:
+        return []
+    return [Problem("has no effect while custom.dump_conversation_text is not true.", key=key,
+                    where=resolved.where(key))]
+
+
 def ignored_warnings(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
     """Settings without effect that are harmless and common: printed as warnings, never fatal."""
-    return strategy_warnings(resolved)
+    return strategy_warnings(resolved) + _dump_path_warnings(resolved)
 
 
 def ignored_problems(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
@@ -162,7 +182,7 @@ def ignored_problems(mode: Mode | None, resolved: ResolvedConfig) -> list[Proble
     problems += _warmup_problems(resolved)
     if mode is not None:
         problems += _rlhf_mode_problems(mode, resolved) + _telemetry_problems(mode, resolved)
-        problems += _stage2_problems(mode, resolved)
+        problems += _stage2_problems(mode, resolved) + _dump_problems(mode, resolved)
     return problems
 
 

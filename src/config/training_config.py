@@ -96,5 +96,8 @@ class TrainingConfig:
         return self._abs(self.custom.fusion_config)
 
     @property
-    def dump_conversation_path(self) -> Path | None:
-        return self._abs(self.custom.dump_conversation_path)
+    def conversation_dump_path(self) -> Path | None:
+        """Where `custom.dump_conversation_text` writes (None when off); default <output_dir>/conversation_text.txt."""
+        if not self.custom.dump_conversation_text:
+            return None
+        return self._abs(self.custom.dump_conversation_path) or self.output_dir / "conversation_text.txt"

@@ -25,7 +25,8 @@ def run_sft(cfg: TrainingConfig) -> dict[str, Any]:
     args = swift_arguments(cfg)  # ms-swift's rejections become ConfigError (exit 2) before weights load
     return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg),
                        telemetry=cfg.custom.telemetry,
-                       template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule).main()
+                       template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
+                       conversation_dump=cfg.conversation_dump_path).main()
 
 
 def run_rlhf(cfg: TrainingConfig) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from swift.pipelines.train.sft import SwiftSft
@@ -19,6 +20,7 @@ from src.audit.template_fingerprint import verify_run_template
 from src.provenance import active_session
 
 from .callbacks import FusionScheduleCallback
+from .conversation_dump import dump_conversations
 from .packing_guard import install_packing_guard
 from .save_schedule import install_save_schedule
 from .telemetry import install_telemetry
@@ -44,7 +46,9 @@ class LauncherSft(SwiftSft):
         trainer_extensions: Sequence[TrainerExtension] = (),
         template_fingerprint: str | None = None,  # custom.template_fingerprint
         save_schedule: Any = None,  # cfg.schedule (save_delay_steps / save_last_epoch) or None
+        conversation_dump: Path | None = None,  # custom.dump_conversation_text: where to write them
     ) -> None:
+        self._conversation_dump = conversation_dump
         self._save_schedule = save_schedule
         self._build_datasets = build_datasets
         self._template_fingerprint = template_fingerprint
@@ -66,6 +70,8 @@ class LauncherSft(SwiftSft):
     def _prepare_dataset(self):
         train_dataset, eval_dataset = self._build_datasets(self.template)
         self.datasets = (train_dataset, eval_dataset)
+        if self._conversation_dump is not None:
+            dump_conversations(train_dataset, self.template.tokenizer, self._conversation_dump)
         logger.info(
             "datasets: %d train samples per epoch, %s eval samples",
             len(train_dataset),

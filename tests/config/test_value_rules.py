@@ -62,6 +62,8 @@ CASES = [
      3, ["not available in grpo runs", "completions.jsonl"]),
     ("stage2_ab_tiny", "rollout_matching:\n  backend: vllm\n  vllm:\n    mode: colocate\n",
      "rollout_matching.vllm.mode", 5, ["colocate is not supported", "mode: server"]),
+    ("gkd_tiny", "custom:\n  dump_conversation_text: true\n", "custom.dump_conversation_text", 3,
+     ["only written by sft runs"]),
 ]
 
 
