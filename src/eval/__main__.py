@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -68,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg, fingerprint = run.cfg, run.template_sha256
     else:
         cfg = load_training_config(args.config, overrides, runnable=False)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # ms-swift's INFO lines would bury the progress bar and table
     from . import run as runner  # torch / ms-swift load from here on
 
     if args.predictions is not None:

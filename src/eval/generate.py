@@ -51,6 +51,31 @@ def infer_arguments(cfg: TrainingConfig, checkpoint: Path, backend: str, batch_s
     return InferArguments(**kwargs)
 
 
+def chosen_logprob_engine(base: type) -> type:
+    """``TransformersEngine`` whose per-token log-probabilities are those of the chosen tokens only.
+
+    Upstream ``preprocess_logits`` also ranks the whole vocabulary (``argsort`` over ~150k logits) for
+    every generated token and sample, for ``top_logprobs`` we never ask for: on CPU that made greedy
+    decoding about 9x slower. Same return structure (per sample, per step ``{token_id: logprob}``),
+    computed in one vectorised gather per step.
+    """
+
+    class ChosenLogprobEngine(base):
+        @staticmethod
+        def preprocess_logits(batched_logits, batched_generate_ids, top_logprobs):
+            import torch
+
+            if batched_logits is None:
+                return None
+            ids = batched_generate_ids[:, : len(batched_logits)]
+            steps = [torch.log_softmax(logits.float(), -1).gather(-1, ids[:, j:j + 1]).squeeze(-1)
+                     for j, logits in enumerate(batched_logits)]
+            logprobs = torch.stack(steps, 1).tolist()
+            return [[{t: v} for t, v in zip(row_ids, row)] for row_ids, row in zip(ids.tolist(), logprobs)]
+
+    return ChosenLogprobEngine
+
+
 class Engine:
     """A loaded model + template behind an ms-swift inference engine."""
 
@@ -66,7 +91,8 @@ class Engine:
             from swift.pipelines.utils import prepare_model_template
 
             model, self.template = prepare_model_template(self.args)
-            self.engine = TransformersEngine(model, template=self.template, max_batch_size=batch_size)
+            self.engine = chosen_logprob_engine(TransformersEngine)(model, template=self.template,
+                                                                    max_batch_size=batch_size)
         else:
             try:
                 from swift.pipelines.infer.infer import SwiftInfer
