@@ -101,7 +101,6 @@ def evaluate(cfg: TrainingConfig, checkpoint: Path, *, split: str = "val", num: 
              template_fingerprint: str | None = None, show: bool = True) -> dict[str, Any]:
     """Generate on ``split`` with ``checkpoint``, score, write the four outputs; return the metrics."""
     from .generate import Engine
-    from .samples import build_sample, to_eval_image
 
     checkpoint = Path(checkpoint)
     check_checkpoint(checkpoint)
@@ -109,7 +108,18 @@ def evaluate(cfg: TrainingConfig, checkpoint: Path, *, split: str = "val", num: 
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(cfg, checkpoint, split)
     engine = Engine(cfg, checkpoint, backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens or 1024)
     _check_fingerprint(engine.template, cfg, template_fingerprint or cfg.custom.template_fingerprint)
+    meta = {"checkpoint": str(checkpoint), "split": split, "backend": backend}
+    return evaluate_with_engine(engine, rows, out_dir=out_dir, max_new_tokens=max_new_tokens,
+                                num_overlays=num_overlays, show=show, meta=meta)
+
+
+def evaluate_with_engine(engine: Any, rows: Sequence[tuple[str, int, Any, Any]], *, out_dir: Path,
+                         max_new_tokens: int | None = None, num_overlays: int = NUM_OVERLAYS, show: bool = True,
+                         meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Prompts of ``rows`` (from :func:`split_records`) -> generation on a loaded ``Engine`` -> scored outputs."""
     from src.datasets.image_frame import ImageFrame
+
+    from .samples import build_sample, to_eval_image
 
     frame = ImageFrame.of_template(engine.template)
     samples = [build_sample(r, i, name, policy, frame) for name, i, r, policy in rows]
@@ -123,8 +133,8 @@ def evaluate(cfg: TrainingConfig, checkpoint: Path, *, split: str = "val", num: 
     images, lines = [r[0] for r in results], [r[1] for r in results]
     rules = {r[2] for r in results}
     confidence = MEAN_TOKEN_LOGPROB if rules == {MEAN_TOKEN_LOGPROB} else CONSTANT
-    meta = {"checkpoint": str(checkpoint), "split": split, "backend": backend, "max_new_tokens": budget,
-            "generation_seconds": seconds, "images_per_second": len(samples) / seconds if seconds > 0 else None,
+    meta = {**(meta or {}), "max_new_tokens": budget, "generation_seconds": seconds,
+            "images_per_second": len(samples) / seconds if seconds > 0 else None,
             "confidence_fallbacks": sum(1 for r in results if r[2] != MEAN_TOKEN_LOGPROB)}
     return finish(images, lines, samples, confidence, meta, out_dir, num_overlays, show)
 

@@ -22,11 +22,12 @@ def run_sft(cfg: TrainingConfig) -> dict[str, Any]:
 
     from src.datasets.builder import build_training_datasets
 
+    from .detection_eval import trainer_extensions
     from .swift_pipeline import LauncherSft
 
     args = SftArguments(**build_swift_kwargs(cfg))
     return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg),
-                       telemetry=cfg.custom.telemetry,
+                       telemetry=cfg.custom.telemetry, trainer_extensions=trainer_extensions(cfg),
                        template_fingerprint=cfg.custom.template_fingerprint).main()
 
 
