@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluation throughput: `src.eval` generation + scoring vs ms-swift's `TransformersEngine.infer` alone.
 
-    python benchmarks/bench_eval.py [--images 8] [--batch-size 4] [--reps 3] [--checkpoint artifacts/tiny-qwen3-vl]
+    python benchmarks/bench_eval.py [--images 4] [--batch-size 4] [--reps 5] [--threads 1] [--checkpoint artifacts/tiny-qwen3-vl]
                                     [--config configs/smoke/sft_dense_tiny.yaml] [--quick] [--results PATH|none]
 
 One model and template are loaded once (``src.eval.generate.Engine``: ms-swift's ``prepare_model_template``);
@@ -61,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="configs/smoke/sft_dense_tiny.yaml")
     ap.add_argument("--checkpoint", default="artifacts/tiny-qwen3-vl")
-    ap.add_argument("--images", type=int, default=8)
+    ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a shared machine)")
     ap.add_argument("--quick", action="store_true", help="2 images, 1 repetition, nothing recorded (tests)")
     ap.add_argument("--results", default=None, help="RESULTS.md to append to; 'none' to skip "
                     "(default: benchmarks/RESULTS.md, none with --quick)")
@@ -75,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import torch
     from swift.infer_engine import InferRequest, RequestConfig, TransformersEngine
+
+    torch.set_num_threads(args.threads)
 
     from src.config import resolve_repo_path
     from src.eval.generate import Engine
@@ -110,23 +114,27 @@ def main(argv: list[str] | None = None) -> int:
 
         assert mswift() == completions, "greedy completions differ between src.eval and TransformersEngine.infer"
         times: dict[str, list[float]] = {"ours": [], "mswift": []}
+        cpu: dict[str, list[float]] = {"ours": [], "mswift": []}
         for rep in range(args.reps):
             for name in C.alternating(["ours", "mswift"], rep):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 ours() if name == "ours" else mswift()
                 times[name].append(time.perf_counter() - t)
+                cpu[name].append(time.process_time() - c)
     n = len(rows)
     paired = [b / a for a, b in zip(times["ours"], times["mswift"])]
     ratio = C.median(paired)
+    cpu_ratio = C.median([b / a for a, b in zip(cpu["ours"], cpu["mswift"])])
     lines = [
         (f"config {args.config}, checkpoint {args.checkpoint}, {n} images (first object of each val record), "
-        f"batch {args.batch_size}, greedy, max_new_tokens {budget}, {args.reps} repetition(s), model load {load_s:.1f}s"),
+        f"batch {args.batch_size}, greedy, max_new_tokens {budget}, {args.reps} repetition(s), {args.threads} torch "
+        f"thread(s), model load {load_s:.1f}s"),
         (f"ours   (src.eval: prompts + generation with log-probs + parse + COCO/matching metrics + files): "
-        f"median {C.median(times['ours']):.2f}s = {n / C.median(times['ours']):.2f} images/s"),
+        f"median {C.median(times['ours']):.2f}s = {n / C.median(times['ours']):.2f} images/s, CPU {C.median(cpu['ours']):.2f}s"),
         (f"mswift (TransformersEngine.infer alone, no log-probs):                                  "
-        f"median {C.median(times['mswift']):.2f}s = {n / C.median(times['mswift']):.2f} images/s"),
+        f"median {C.median(times['mswift']):.2f}s = {n / C.median(times['mswift']):.2f} images/s, CPU {C.median(cpu['mswift']):.2f}s"),
         "greedy completions identical: yes",
-        (f"images/s ratio ours/ms-swift: {ratio:.3f} (paired median; per repetition "
+        (f"images/s ratio ours/ms-swift: {ratio:.3f} (paired median, CPU {cpu_ratio:.3f}; per repetition "
         f"{', '.join(f'{p:.3f}' for p in paired)}) target >= {TARGET} -> {C.verdict(ratio, TARGET, higher_is_better=True)}"),
     ]
     print("\n".join(lines))

@@ -57,7 +57,7 @@ def chosen_logprob_engine(base: type) -> type:
     Upstream ``preprocess_logits`` also ranks the whole vocabulary (``argsort`` over ~150k logits) for
     every generated token and sample, for ``top_logprobs`` we never ask for: on CPU that made greedy
     decoding about 9x slower. Same return structure (per sample, per step ``{token_id: logprob}``),
-    computed in one vectorised gather per step.
+    computed per step as ``logit(chosen) - logsumexp(logits)`` over the batch.
     """
 
     class ChosenLogprobEngine(base):
@@ -68,7 +68,8 @@ def chosen_logprob_engine(base: type) -> type:
             if batched_logits is None:
                 return None
             ids = batched_generate_ids[:, : len(batched_logits)]
-            steps = [torch.log_softmax(logits.float(), -1).gather(-1, ids[:, j:j + 1]).squeeze(-1)
+            # log p(chosen) = logit(chosen) - logsumexp(logits): no [batch, vocab] log-softmax is materialised
+            steps = [(logits.gather(-1, ids[:, j:j + 1]).squeeze(-1).float() - torch.logsumexp(logits.float(), -1))
                      for j, logits in enumerate(batched_logits)]
             logprobs = torch.stack(steps, 1).tolist()
             return [[{t: v} for t, v in zip(row_ids, row)] for row_ids, row in zip(ids.tolist(), logprobs)]
@@ -77,7 +78,8 @@ def chosen_logprob_engine(base: type) -> type:
 
 
 class Engine:
-    """A loaded model + template behind an ms-swift inference engine."""
+    """An ms-swift inference engine. Construction builds only the processor and template (light: the
+    fingerprint, frame and budget checks run on it); the model loads on first use (:meth:`load`)."""
 
     def __init__(self, cfg: TrainingConfig, checkpoint: Path, *, backend: str = "transformers", batch_size: int = 8,
                  max_new_tokens: int = 1024) -> None:
@@ -86,21 +88,32 @@ class Engine:
         self.args = infer_arguments(cfg, checkpoint, backend, batch_size, max_new_tokens)
         self.backend = backend
         self.batch_size = batch_size
-        if backend == "transformers":
+        _, processor = self.args.get_model_processor(load_model=False)
+        self.template = self.args.get_template(processor)
+        self._engine: Any = None
+
+    @property
+    def engine(self) -> Any:
+        """The loaded ms-swift engine (loads the model the first time)."""
+        if self._engine is None:
+            self.load()
+        return self._engine
+
+    def load(self) -> None:
+        if self.backend == "transformers":
             from swift.infer_engine import TransformersEngine
             from swift.pipelines.utils import prepare_model_template
 
             model, self.template = prepare_model_template(self.args)
-            self.engine = chosen_logprob_engine(TransformersEngine)(model, template=self.template,
-                                                                    max_batch_size=batch_size)
-        else:
-            try:
-                from swift.pipelines.infer.infer import SwiftInfer
+            self._engine = chosen_logprob_engine(TransformersEngine)(model, template=self.template,
+                                                                     max_batch_size=self.batch_size)
+            return
+        try:
+            from swift.pipelines.infer.infer import SwiftInfer
 
-                self.template = self.args.get_template()
-                self.engine = SwiftInfer.get_infer_engine(self.args, self.template)
-            except ImportError as e:
-                raise EvalError(f"--backend vllm needs vLLM (pip install -e '.[gpu]'): {e}") from None
+            self._engine = SwiftInfer.get_infer_engine(self.args, self.template)
+        except ImportError as e:
+            raise EvalError(f"--backend vllm needs vLLM (pip install -e '.[gpu]'): {e}") from None
 
     def request_config(self, max_new_tokens: int) -> Any:
         from swift.infer_engine import RequestConfig

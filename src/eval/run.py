@@ -125,6 +125,7 @@ def evaluate_with_engine(engine: Any, rows: Sequence[tuple[str, int, Any, Any]],
     samples = [build_sample(r, i, name, policy, frame) for name, i, r, policy in rows]
     policies = [policy for *_, policy in rows]
     budget = _budget(samples, policies, engine.template.tokenizer, max_new_tokens)
+    _ = engine.engine  # every check passed: load the model now (not timed)
     start = time.perf_counter()
     with _progress(len(samples), show) as advance:
         gens = engine.generate([s.conversation for s in samples], budget, progress=advance)

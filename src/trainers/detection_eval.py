@@ -101,14 +101,34 @@ class DetectionEvalState:
         self.policies = [policy for *_, policy in rows]
 
     def run(self, template: Any) -> tuple[dict[str, Any], list[Any]]:
-        """Generate on this rank's shard, gather, score: (the metrics dict, every EvalImage)."""
-        from src.eval.samples import to_eval_image
+        """Generate on this rank's shard, gather, score: (the metrics dict, every EvalImage).
+
+        A failure on any rank (e.g. out of memory while generating) stops every rank together, so none
+        waits forever in the gather."""
         from src.eval.score import score_images
+        from src.stage2.rollout.ranks import all_ranks_ok
+
+        rank, world = _dist()
+        error: Exception | None = None
+        local: list[tuple[int, Any]] = []
+        try:
+            self.prepare(template)
+            local = self._generate(rank, world)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
+            error = exc
+        if not all_ranks_ok(error is None):
+            if error is not None:
+                raise error
+            raise RuntimeError(f"rank {rank}: custom.detection_eval failed on another rank (its error is in that "
+                               "rank's log); every rank stops together so that none waits forever in a collective.")
+        images = _gather(local, world)
+        return score_images(images, confidence="constant"), images
+
+    def _generate(self, rank: int, world: int) -> list[tuple[int, Any]]:
+        from src.eval.samples import to_eval_image
         from src.stage2.rollout.base import RolloutRequest
 
-        self.prepare(template)
         settings = self.cfg.custom.detection_eval
-        rank, world = _dist()
         local: list[tuple[int, Any]] = []
         for batch in shard_batches(len(self.samples), rank, world, settings.batch_size):
             positions = [p if p is not None else 0 for p in batch]
@@ -120,8 +140,7 @@ class DetectionEvalState:
                 if p is not None:
                     image, _, _ = to_eval_image(self.samples[p], self.policies[p], result.text, result.finish_reason)
                     local.append((p, image))
-        images = _gather(local, world)
-        return score_images(images, confidence="constant"), images
+        return local
 
 
 class DetectionEvalMixin:
@@ -178,7 +197,9 @@ def install_detection_eval(trainer: Any, cfg: TrainingConfig, backend: Any = Non
     every = settings.every_steps or int(cfg.training["eval_steps"])
     backend = backend if backend is not None else HfRolloutBackend(trainer.template, trainer_model_context(trainer))
     trainer.__class__ = detection_eval_class(type(trainer))
-    trainer._detection_eval = DetectionEvalState(cfg, backend, every, next_step=every)
+    state = DetectionEvalState(cfg, backend, every, next_step=every)
+    state.prepare(trainer.template)  # bad val data (no val_jsonl, unreadable image) stops the run before step 1
+    trainer._detection_eval = state
     logger.info("detection eval: %d val samples every %d steps, max_new_tokens %d", settings.num_samples, every,
                 settings.max_new_tokens)
     return trainer

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow  # two 2-step smoke SFTs (1 rank, 2 ranks) with 3-image generations: ~2-3 min
+pytestmark = pytest.mark.slow  # two 2-step smoke SFTs (1 rank, 2 ranks) and a 2-step stage2_ab, each with small generations: ~3-4 min
 
 OVERRIDES = ["training.max_steps=2", "training.save_strategy='no'", "training.learning_rate=0.0",
              "training.vit_lr=0.0", "training.aligner_lr=0.0", "custom.detection_eval.enabled=true",
@@ -49,3 +49,17 @@ def test_eval_det_is_logged_every_step_with_the_same_values_on_one_and_two_ranks
     for row in one:
         assert row["eval_det/mean_gt_objects"] > 0 and "eval_det/map" in row and "eval_det/f1@0.50" in row
     assert one == two
+
+
+def test_stage2_ab_logs_eval_det_too(tmp_path, repo_root, tiny_model_dir, synthetic_data_dir):
+    out = tmp_path / "s2"
+    cmd = [sys.executable, "-m", "src.sft", "--config", "configs/smoke/stage2_ab_tiny.yaml",
+           f"training.output_dir={out}", f"training.logging_dir={out}/tb", "training.max_steps=2",
+           "training.save_strategy='no'", "custom.detection_eval.enabled=true", "custom.detection_eval.every_steps=1",
+           "custom.detection_eval.num_samples=2", "custom.detection_eval.max_new_tokens=8"]
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "logging.jsonl").read_text().splitlines()]
+    steps = [r["global_step/max_steps"] for r in rows if "eval_det/f1@0.50" in r and "global_step/max_steps" in r]
+    assert steps == ["1/2", "2/2"]
+    assert all("stage2_ab/b_ratio_realized" in r or "loss" in r for r in rows if "eval_det/map" in r)
