@@ -9,7 +9,13 @@ import sys
 import pytest
 
 from src.datasets.records import DenseObject
-from src.eval.predictions import ImagePrediction, PredictionsError, ScoredObject, read_predictions, write_predictions
+from src.eval.predictions import (
+    ImagePrediction,
+    PredictionsError,
+    ScoredObject,
+    read_predictions,
+    write_predictions,
+)
 
 
 def test_round_trip(tmp_path):
