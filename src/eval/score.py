@@ -175,6 +175,9 @@ def score_images(images: Sequence[EvalImage], *, confidence: str = "constant") -
     """The full metrics dict (the content of metrics.json) of ``images``."""
     summary, per_cat_ap, counts = summary_metrics(images)
     datasets = sorted({im.dataset for im in images if im.dataset is not None})
-    per_dataset = {name: summary_metrics([im for im in images if im.dataset == name])[0] for name in datasets}
+    if len(datasets) == 1 and all(im.dataset == datasets[0] for im in images):
+        per_dataset = {datasets[0]: dict(summary)}  # one dataset: its metrics are the summary
+    else:
+        per_dataset = {name: summary_metrics([im for im in images if im.dataset == name])[0] for name in datasets}
     return {**summary, "n_images": len(images), "confidence": confidence,
             "per_category": per_category(per_cat_ap, counts), "per_dataset": per_dataset}
