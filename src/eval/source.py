@@ -9,7 +9,6 @@ Every problem is an :class:`EvalError` whose text is the one-paragraph message a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,10 +125,10 @@ def split_targets(cfg: TrainingConfig, split: str) -> list[tuple[FusionTarget, P
 
 def manifest_add_evaluation(run_dir: Path, entry: dict[str, Any]) -> None:
     """Record an evaluation in the run manifest's `evaluations` list (atomic rewrite)."""
-    from src.provenance.manifest import write_manifest
+    from src.provenance.manifest import as_json, write_manifest
 
     manifest = load_manifest(run_dir)
     if manifest is None:
         return
-    manifest.setdefault("evaluations", []).append(json.loads(json.dumps(entry)))
+    manifest.setdefault("evaluations", []).append(as_json(entry))
     write_manifest(run_dir, manifest)
