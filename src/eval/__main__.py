@@ -73,7 +73,8 @@ def _run(args: argparse.Namespace) -> int:
     from . import run as runner  # torch / ms-swift load from here on
 
     if args.predictions is not None:
-        runner.score_predictions(cfg, args.predictions, split=args.split, num=args.num, out_dir=args.out)
+        runner.score_predictions(cfg, args.predictions, split=args.split, num=args.num, out_dir=args.out,
+                                 num_overlays=args.overlays)
         return 0
     checkpoint = resolve_checkpoint(run_dir, args.checkpoint)
     out = args.out or (run_dir / "eval" / checkpoint.name / args.split if run_dir else None)

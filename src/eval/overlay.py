@@ -50,7 +50,10 @@ def _draw(draw: ImageDraw.ImageDraw, obj: DenseObject, scale: float, colour, mat
     else:
         _dashed(draw, pts, colour, 2)
     x1, y1, _, y2 = (v * scale for v in obj.bounds)
-    y = y2 + 1 if below and y2 + 12 <= height else max(y1 - 11, 0)
+    if below:  # ground truth: under the object, or inside its bottom edge at the image border
+        y = y2 + 1 if y2 + 12 <= height else max(y2 - 11, 0)
+    else:
+        y = max(y1 - 11, 0)
     draw.text((x1 + 1, y), label, fill=colour)
 
 
@@ -77,15 +80,14 @@ def render_overlay(image: Image.Image, gts: Sequence[DenseObject], preds: Sequen
     return canvas
 
 
-def write_overlays(folder: Path, samples: Sequence[Any], images: Sequence[Any]) -> list[Path]:
-    """One PNG per (EvalSample, EvalImage): `<dataset>_<index>.png`."""
+def write_overlays(folder: Path, sources: Sequence[tuple[str, int, Any]], images: Sequence[Any]) -> list[Path]:
+    """One PNG per ``(dataset, record index, Record)`` and its EvalImage: `<dataset>_<index>.png`."""
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for sample, im in zip(samples, images):
-        path = sample.record.image_paths()[0]
-        with Image.open(path) as src:
+    for (dataset, index, record), im in zip(sources, images):
+        with Image.open(record.image_paths()[0]) as src:
             picture = render_overlay(src, im.gts, im.preds)
-        target = folder / f"{sample.dataset}_{sample.index:06d}.png"
+        target = folder / f"{dataset}_{index:06d}.png"
         picture.save(target)
         out.append(target)
     return out

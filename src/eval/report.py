@@ -38,4 +38,5 @@ def summary_table(metrics: dict[str, Any]) -> Table:
 def print_summary(metrics: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
     console = console or Console()
     console.print(summary_table(metrics))
-    console.print(f"outputs: {out_dir} (predictions.jsonl, metrics.json, overlays/)")
+    written = [n for n in ("predictions.jsonl", "metrics.json", "overlays") if (out_dir / n).exists()]
+    console.print(f"outputs: {out_dir} ({', '.join(written)})")

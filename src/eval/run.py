@@ -137,10 +137,11 @@ def evaluate_with_engine(engine: Any, rows: Sequence[tuple[str, int, Any, Any]],
     meta = {**(meta or {}), "max_new_tokens": budget, "generation_seconds": seconds,
             "images_per_second": len(samples) / seconds if seconds > 0 else None,
             "confidence_fallbacks": sum(1 for r in results if r[2] != MEAN_TOKEN_LOGPROB)}
-    return finish(images, lines, samples, confidence, meta, out_dir, num_overlays, show)
+    sources = [(s.dataset, s.index, s.record) for s in samples]
+    return finish(images, lines, sources, confidence, meta, out_dir, num_overlays, show)
 
 
-def finish(images: Sequence[Any], lines: Sequence[Any] | None, samples: Sequence[Any] | None, confidence: str,
+def finish(images: Sequence[Any], lines: Sequence[Any] | None, sources: Sequence[Any], confidence: str,
            meta: dict[str, Any], out_dir: Path, num_overlays: int, show: bool) -> dict[str, Any]:
     from .overlay import write_overlays
     from .report import print_summary
@@ -152,8 +153,8 @@ def finish(images: Sequence[Any], lines: Sequence[Any] | None, samples: Sequence
     if lines is not None:
         write_predictions(out_dir / "predictions.jsonl", lines)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if samples is not None and num_overlays > 0:
-        write_overlays(out_dir / "overlays", samples[:num_overlays], images[:num_overlays])
+    if num_overlays > 0:
+        write_overlays(out_dir / "overlays", sources[:num_overlays], images[:num_overlays])
     if show:
         print_summary(metrics, out_dir)
     return metrics
@@ -173,11 +174,12 @@ def score_predictions(cfg: TrainingConfig, predictions: Path, *, split: str = "v
     rows = split_records(cfg, split, num)
     records = {(name, i): r for name, i, r, _ in rows}
     images = images_from_predictions(preds, records, rows[0][0])
+    sources = [(im.dataset, p.index, records[(im.dataset, p.index)]) for p, im in zip(preds, images)]
     scores = {o.score for p in preds for o in p.objects}
     confidence = "file" if len(scores) > 1 else CONSTANT
     out_dir = Path(out_dir) if out_dir is not None else Path(predictions).parent
     meta = {"predictions": str(predictions), "split": split}
-    return finish(images, None, None, confidence, meta, out_dir, 0, show)
+    return finish(images, None, sources, confidence, meta, out_dir, num_overlays, show)
 
 
 class _progress:

@@ -59,7 +59,9 @@ def test_run_dir_evaluation_writes_the_four_outputs(evaluated, run_dir, syntheti
 def test_predictions_file_is_rescored_to_the_same_metrics(evaluated, run_dir, tmp_path):
     out, _ = evaluated
     rescored = tmp_path / "rescored"
-    assert main([str(run_dir), "--predictions", str(out / "predictions.jsonl"), "--num", "2", "--out", str(rescored)]) == 0
+    assert main([str(run_dir), "--predictions", str(out / "predictions.jsonl"), "--num", "2", "--out", str(rescored),
+                 "--overlays", "1"]) == 0
+    assert [p.name for p in (rescored / "overlays").glob("*.png")] == ["synthetic_dense_000000.png"]
     before = json.loads((out / "metrics.json").read_text())
     after = json.loads((rescored / "metrics.json").read_text())
     for key in ("bbox/map", "match/f1@0.50", "parse/parse_rate", "parse/truncated", "per_category"):
