@@ -174,7 +174,7 @@ def _overlays_to_tensorboard(trainer: Any, state: DetectionEvalState, images: Se
     for n, (sample, image) in enumerate(zip(state.samples[:k], images[:k])):
         with Image.open(sample.record.image_paths()[0]) as src:
             picture = render_overlay(src, image.gts, image.preds)
-        writer.add_image(f"eval_det/overlay_{n}", np.asarray(picture), step, dataformats="HWC")
+        writer.add_image(f"eval/det/overlay_{n}", np.asarray(picture), step, dataformats="HWC")
     writer.flush()
 
 

@@ -25,9 +25,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run(repo_root, out, ranks: int) -> list[dict]:
+def _run(repo_root, out, ranks: int, *extra: str) -> list[dict]:
     args = ["-m", "src.sft", "--config", "configs/smoke/sft_dense_tiny.yaml", f"training.output_dir={out}",
-            f"training.logging_dir={out}/tb", *OVERRIDES]
+            f"training.logging_dir={out}/tb", *OVERRIDES, *extra]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     if ranks > 1:
         args = ["-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(ranks), "--master_addr",
@@ -43,9 +43,16 @@ def _run(repo_root, out, ranks: int) -> list[dict]:
 
 def test_eval_det_is_logged_every_step_with_the_same_values_on_one_and_two_ranks(tmp_path, repo_root,
                                                                                  tiny_model_dir, synthetic_data_dir):
-    one = _run(repo_root, tmp_path / "one", 1)
+    one = _run(repo_root, tmp_path / "one", 1, "training.report_to=[tensorboard]")
     two = _run(repo_root, tmp_path / "two", 2)
     assert [r["step"] for r in one] == [r["step"] for r in two] == ["1/2", "2/2"]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "one" / "tb"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"eval/det/overlay_0", "eval/det/overlay_1"} <= set(events.Tags()["images"])  # num_images_to_log 2
+    assert [e.step for e in events.Images("eval/det/overlay_0")] == [1, 2]
+    assert [e.step for e in events.Scalars("eval/det/f1@0.50")] == [1, 2]
     for row in one:
         assert row["eval_det/mean_gt_objects"] > 0 and "eval_det/map" in row and "eval_det/f1@0.50" in row
     assert one == two
