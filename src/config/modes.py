@@ -63,10 +63,14 @@ def _detection_eval_problems(mode: Mode, resolved: ResolvedConfig) -> list[Probl
             "ms-swift's RLHF trainer, whose generation loop we do not hook; set custom.detection_eval.enabled "
             "false and evaluate its checkpoints with `python -m src.eval RUN_DIR --checkpoint checkpoint-N`.",
             key=f"{key}.enabled", where=resolved.where(f"{key}.enabled"))]
-    if resolved.get(f"{key}.every_steps", None) is None and resolved.get("training.eval_steps", None) is None:
+    eval_steps = resolved.get("training.eval_steps", None)
+    if resolved.get(f"{key}.every_steps", None) is None and not (
+            isinstance(eval_steps, int) and not isinstance(eval_steps, bool) and eval_steps >= 1):
+        got = "is not set" if eval_steps is None else f"is {eval_steps!r}, not a whole number of steps"
         return [Problem(
-            "custom.detection_eval is enabled but says not when to run: set custom.detection_eval.every_steps "
-            "(or training.eval_steps).", key=f"{key}.every_steps", where=resolved.where(f"{key}.enabled"))]
+            f"custom.detection_eval is enabled without custom.detection_eval.every_steps, and training.eval_steps "
+            f"{got}: set custom.detection_eval.every_steps (an optimizer-step interval).",
+            key=f"{key}.every_steps", where=resolved.where(f"{key}.enabled"))]
     return []
 
 

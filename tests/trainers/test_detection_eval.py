@@ -139,6 +139,10 @@ def test_config_rules(synthetic_data_dir):
     assert load_training_config(PRESET, ON).custom.detection_eval.num_samples == 3
     with pytest.raises(ConfigError, match="every_steps"):
         load_training_config(PRESET, ["custom.detection_eval.enabled=true"])
+    with pytest.raises(ConfigError, match="not a whole number of steps"):
+        load_training_config(PRESET, ["custom.detection_eval.enabled=true", "training.eval_steps=0.1"])
+    uses_eval_steps = load_training_config(PRESET, ["custom.detection_eval.enabled=true", "training.eval_steps=5"])
+    assert uses_eval_steps.custom.detection_eval.every_steps is None
     with pytest.raises(ConfigError, match="num_sample"):
         load_training_config(PRESET, [*ON, "custom.detection_eval.num_sample=3"])
     with pytest.raises(ConfigError, match="sft and stage2_ab runs only"):
