@@ -53,6 +53,27 @@ def _rlhf_keys(resolved: ResolvedConfig) -> list[str]:
         section, dict) else []
 
 
+def _detection_eval_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
+    key = "custom.detection_eval"
+    if resolved.get(f"{key}.enabled", None) is not True:
+        return []
+    if mode in RL_MODES:
+        return [Problem(
+            f"detection metrics during training run in sft and stage2_ab runs only: {mode} steps are driven by "
+            "ms-swift's RLHF trainer, whose generation loop we do not hook; set custom.detection_eval.enabled "
+            "false and evaluate its checkpoints with `python -m src.eval RUN_DIR --checkpoint checkpoint-N`.",
+            key=f"{key}.enabled", where=resolved.where(f"{key}.enabled"))]
+    eval_steps = resolved.get("training.eval_steps", None)
+    if resolved.get(f"{key}.every_steps", None) is None and not (
+            isinstance(eval_steps, int) and not isinstance(eval_steps, bool) and eval_steps >= 1):
+        got = "is not set" if eval_steps is None else f"is {eval_steps!r}, not a whole number of steps"
+        return [Problem(
+            f"custom.detection_eval is enabled without custom.detection_eval.every_steps, and training.eval_steps "
+            f"{got}: set custom.detection_eval.every_steps (an optimizer-step interval).",
+            key=f"{key}.every_steps", where=resolved.where(f"{key}.enabled"))]
+    return []
+
+
 def mode_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
     """Cross-field rules of `mode` on the resolved (not yet proxied) data."""
     problems: list[Problem] = []
@@ -90,6 +111,7 @@ def mode_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
                 "GRPO compares several completions per prompt: num_generations must be >= 2.",
                 key="rlhf.num_generations", where=resolved.where("rlhf.num_generations"),
             ))
+    problems += _detection_eval_problems(mode, resolved)
     if mode in RL_MODES:
         problems += _vllm_problems(resolved)
         for key in ("training.max_new_tokens",):

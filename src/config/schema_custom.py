@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -14,6 +14,17 @@ from .schema_base import PositiveInt, RepoPath, StrictModel
 class TelemetryConfig(StrictModel):
     per_dataset: bool = True
     per_token_type: bool = True
+
+
+class DetectionEvalConfig(StrictModel):
+    """Greedy generation on a fixed val subset during training, logged as eval_det/* (docs/evaluation.md)."""
+
+    enabled: bool = False
+    every_steps: PositiveInt | None = None  # null: training.eval_steps
+    num_samples: PositiveInt = 16  # the first N records of the val split (targets in order), sharded over ranks
+    max_new_tokens: PositiveInt = 512
+    batch_size: PositiveInt = 4  # generation batch per rank
+    num_images_to_log: Annotated[int, Field(ge=0)] = 2  # overlays to tensorboard (when it is a report_to)
 
 
 class CustomConfig(StrictModel):
@@ -35,6 +46,7 @@ class CustomConfig(StrictModel):
     # N records (file order) before sampling; null = every record.
     train_sample_limit: PositiveInt | None = None
     val_sample_limit: PositiveInt | None = None
+    detection_eval: DetectionEvalConfig = Field(default_factory=DetectionEvalConfig)
     # Chat-template / tokenizer drift guard: the sha256 (or a >= 12-digit prefix) of the probe
     # conversation's ids from a previous run's manifest (`template_fingerprint.sha256`), or
     # "recorded" (src/audit/template_fingerprints.json, by model directory name); null = record only.

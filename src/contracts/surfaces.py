@@ -105,6 +105,28 @@ SURFACES: tuple[Surface, ...] = (
     Surface("swift.infer_engine.protocol", "ChatCompletionResponse", fields=("model", "choices", "usage", "id",
                                                                                "prompt_token_ids"),
             why="return_details=True carries prompt_token_ids"),
+    # src/eval (python -m src.eval): engines built as `swift infer` builds them
+    Surface("swift.arguments", "InferArguments", why="src/eval/generate.py builds the engine from it",
+            fields=("model", "adapters", "infer_backend", "max_batch_size", "max_new_tokens", "temperature",
+                    "load_args", "max_pixels", "template", "torch_dtype")),
+    Surface("swift.pipelines", "utils", why="model + template (+ LoRA adapter) for TransformersEngine", methods=(
+        Method("prepare_model_template", ("args",)),)),
+    Surface("swift.pipelines.infer.infer", "SwiftInfer", why="VllmEngine built as `swift infer` does", methods=(
+        Method("get_infer_engine", ("args", "template")),)),
+    Surface("swift.infer_engine", "TransformersEngine", why="src.eval generation", methods=(
+        Method("__init__", ("self", "model", "template", "adapters", "adapter_names", "max_batch_size")),
+        Method("infer", ("self", "infer_requests", "request_config", "metrics", "use_tqdm")),
+        Method("preprocess_logits", ("batched_logits", "batched_generate_ids", "top_logprobs"),
+               "src/eval/generate.py overrides it: chosen-token log-probs without ranking the vocabulary"),)),
+    Surface("swift.infer_engine", "InferRequest", fields=("messages", "images"),
+            why="one src.eval request: the training prompt without its assistant turn"),
+    Surface("swift.infer_engine", "RequestConfig", fields=("max_tokens", "temperature", "logprobs", "top_logprobs"),
+            why="greedy decoding with per-token log-probabilities (object confidence)"),
+    Surface("swift.infer_engine.protocol", "ChatCompletionResponseChoice",
+            fields=("index", "message", "finish_reason", "logprobs"),
+            why="src.eval reads message.content, finish_reason and logprobs['content'][k]['token'|'logprob']"),
+    Surface("swift.utils", "unwrap_model_for_generation", fields=("model", "accelerator"),
+            why="the hf rollout backend (stage-2 and custom.detection_eval) generates on the unwrapped model"),
 )
 
 

@@ -311,6 +311,7 @@ class ParseResult:
     dropped: Counter
     valid: bool
     error: CoordJSONError | None = None
+    positions: tuple[int, ...] = ()  # character offset in the text of each kept object (same order)
 
     @property
     def n_dropped(self) -> int:
@@ -378,7 +379,7 @@ def parse_prediction(text: str, coord_format: str, width: float, height: float,
     except CoordJSONError as e:
         return ParseResult((), Counter({e.reason: 1}), False, e)
     dropped = Counter(tr.dropped)
-    objects = []
+    objects, positions = [], []
     first_err = prefix_err or tr.error
     for obj, pos in zip(json.loads(tr.json_text)["objects"], tr.positions):
         kind = next(k for k in GEOMETRY_KEYS if k in obj)
@@ -391,5 +392,6 @@ def parse_prediction(text: str, coord_format: str, width: float, height: float,
             first_err = first_err or err
             continue
         objects.append(DenseObject(obj["desc"], kind, got))
+        positions.append(pos)
     valid = first_err is None and tr.complete and not dropped
-    return ParseResult(tuple(objects), dropped, valid, first_err)
+    return ParseResult(tuple(objects), dropped, valid, first_err, tuple(positions))

@@ -19,12 +19,13 @@ class ModeNotAvailable(RuntimeError):
 def run_sft(cfg: TrainingConfig) -> dict[str, Any]:
     from src.datasets.builder import build_training_datasets
 
+    from .detection_eval import trainer_extensions
     from .swift_boundary import swift_arguments
     from .swift_pipeline import LauncherSft
 
     args = swift_arguments(cfg)  # ms-swift's rejections become ConfigError (exit 2) before weights load
     return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg),
-                       telemetry=cfg.custom.telemetry,
+                       telemetry=cfg.custom.telemetry, trainer_extensions=trainer_extensions(cfg),
                        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
                        conversation_dump=cfg.conversation_dump_path).main()
 

@@ -224,15 +224,9 @@ def channel_b_policy(cfg: TrainingConfig) -> ChannelBPolicy:
 def make_backend(cfg: TrainingConfig, trainer: Any) -> Any:
     rm = cfg.rollout_matching
     if rm.backend == "hf":
-        from swift.utils import unwrap_model_for_generation
+        from src.stage2.rollout.hf_backend import HfRolloutBackend, trainer_model_context
 
-        from src.stage2.rollout.hf_backend import HfRolloutBackend
-
-        def model_context():
-            return unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
-                                               gather_deepspeed3_params=trainer.args.ds3_gather_for_generation)
-
-        return HfRolloutBackend(trainer.template, model_context)
+        return HfRolloutBackend(trainer.template, trainer_model_context(trainer))
     from src.stage2.rollout.ranks import on_all_ranks
     from src.stage2.rollout.vllm_server import VllmServerBackend  # servers started by scripts/train_stage2.sh
 
@@ -265,13 +259,14 @@ def run_stage2_ab(cfg: TrainingConfig) -> dict[str, Any]:
 
     from src.datasets.stage2_rows import build_stage2_datasets
 
+    from .detection_eval import trainer_extensions as detection_eval_extensions
     from .swift_boundary import swift_arguments
     from .swift_pipeline import LauncherSft
 
     args = swift_arguments(cfg)
     return LauncherSft(args, build_datasets=partial(build_stage2_datasets, cfg),
                        telemetry=cfg.custom.telemetry,
-                       trainer_extensions=[partial(install_stage2_ab, cfg=cfg)],
+                       trainer_extensions=[partial(install_stage2_ab, cfg=cfg), *detection_eval_extensions(cfg)],
                        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule).main()
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from gloo_ranks import run_two_ranks
 
 from src.stage2.metrics import N_VALID_PRED, ChannelBCounts
 from src.stage2.rollout import RolloutError
@@ -51,16 +51,7 @@ def test_a_channel_b_failure_on_one_rank_stops_both_ranks_together(tmp_path, mon
     from src.trainers import stage2_ab
 
     monkeypatch.setattr(stage2_ab, "collate", lambda collator, items: {})  # inherited by the forked ranks
-    with mp.Manager() as manager:
-        shared = manager.dict()
-        ctx = mp.start_processes(_worker, args=(f"file://{tmp_path / 'pg'}", shared), nprocs=2, join=False,
-                                 start_method="fork")
-        for process in ctx.processes:
-            process.join(60)
-        hung = [p for p in ctx.processes if p.is_alive()]
-        for p in hung:
-            p.kill()
-        results = dict(shared)
+    results, hung = run_two_ranks(_worker, tmp_path, 60)
     assert not hung, "a rank hung"
     assert results[1] == "scripted failure on rank 1"
     assert "another rank failed" in results[0], results[0]

@@ -39,6 +39,7 @@ PARITY_ALLOWLIST: dict[str, str] = {
     "training.eval_steps": SCHEDULING,
     "training.metric_for_best_model": SCHEDULING,
     "training.greater_is_better": SCHEDULING,
+    "custom.detection_eval": SCHEDULING,  # greedy generation between steps: no RNG, no weight change
 }
 AUGMENTATION_KEYS: tuple[str, ...] = ("custom.augmentation", "custom.augmentation_curriculum")
 FUSION_PREFIX = "fusion:"

@@ -144,6 +144,18 @@ class HfRolloutBackend:
         return RolloutResult(text=text, token_ids=ids, prompt_ids=prompt, finish_reason=finish)
 
 
+def trainer_model_context(trainer: Any) -> ModelContext:
+    """The unwrapped training model as a context manager (ZeRO-3 parameters gathered), for generation."""
+
+    def model_context():
+        from swift.utils import unwrap_model_for_generation
+
+        return unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
+                                           gather_deepspeed3_params=trainer.args.ds3_gather_for_generation)
+
+    return model_context
+
+
 def _cuda_devices(model: Any) -> list[int]:
     device = next(model.parameters()).device
     return [device.index or 0] if device.type == "cuda" else []
@@ -161,4 +173,4 @@ def _generation_config(max_new_tokens: int, temperature: float, top_p: float, do
     return GenerationConfig(**kwargs)
 
 
-__all__ = ["HfRolloutBackend", "inference_template", "local_prompt_ids", "request_seed"]
+__all__ = ["HfRolloutBackend", "inference_template", "local_prompt_ids", "request_seed", "trainer_model_context"]
