@@ -23,6 +23,12 @@ process-CPU time at train begin and at each optimizer step end. Time-to-first-st
 minus the parent's clock just before ``Popen``; mean step time = (t_N - t_2) / (N - 2), i.e. steps 3..N.
 Repetitions alternate the order (ours, plain / plain, ours); medians are reported. Figures and ratios
 (ours / plain; targets: step <= 1.03, TTFS <= 1.05) are printed last and appended to RESULTS.md.
+
+Also reported: the peak memory of a step (GPU: torch's allocator peak; CPU: the resident high-water
+mark, reset at each step begin) with telemetry on vs off (``ours`` / ``ours_no_telemetry``, target
+<= 1.02); how exactly the per-dataset and per-token-type losses in ours' ``logging.jsonl`` recombine
+(token-weighted) to each step's ``loss`` (target rel 1e-4); and the wall time of ``inspect`` on the
+config next to ``python -c "import swift.arguments"`` (fresh interpreters, taking turns).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -85,6 +92,8 @@ def _install_step_timer(path: str) -> None:
         from transformers import TrainerCallback
 
         class StepTimer(TrainerCallback):
+            base_mb = float("nan")
+
             def on_train_begin(self, args, state, control, **kwargs):
                 record("train_begin", step=state.global_step)
 
@@ -136,14 +145,21 @@ def _status_mb(field: str) -> float:
     return float("nan")
 
 
+def _cuda() -> Any:
+    """torch.cuda when the run already uses it (never imports torch itself), else None."""
+    torch = sys.modules.get("torch")
+    if torch is None or not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        return None
+    return torch.cuda
+
+
 def _reset_peak_memory() -> float:
     """Start a step's peak-memory window; the memory in use now (MB). GPU: torch's allocator peak;
     CPU: the process's resident high-water mark (VmHWM, reset through /proc/self/clear_refs)."""
-    import torch
-
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.reset_peak_memory_stats()
-        return torch.cuda.memory_allocated() / 2**20
+    cuda = _cuda()
+    if cuda is not None:
+        cuda.reset_peak_memory_stats()
+        return cuda.memory_allocated() / 2**20
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -153,11 +169,8 @@ def _reset_peak_memory() -> float:
 
 
 def _peak_memory_mb() -> float:
-    import torch
-
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        return torch.cuda.max_memory_allocated() / 2**20
-    return _status_mb("VmHWM")
+    cuda = _cuda()
+    return cuda.max_memory_allocated() / 2**20 if cuda is not None else _status_mb("VmHWM")
 
 
 def child_main(side: str, rest: list[str]) -> int:
@@ -250,6 +263,7 @@ def run_once(side: str, cmd: list[str], run_dir: Path, steps: int, profile: Path
     if sorted(step) != list(range(1, steps + 1)):
         raise RuntimeError(f"{side} run logged steps {sorted(step)}, expected 1..{steps}")
     span = max(steps - 2, 1)
+    nan = float("nan")
     s2 = 1 if steps < 3 else 2
     result = {
         "side": side,
@@ -267,8 +281,9 @@ def run_once(side: str, cmd: list[str], run_dir: Path, steps: int, profile: Path
         "losses": _losses(run_dir / "out" / "logging.jsonl"),
         "recombination": _recombination(run_dir / "out" / "logging.jsonl"),
         # steps 2..N: step 1 also allocates the optimizer state
-        "step_peak_mb": C.median(step[k]["peak_mb"] for k in range(s2, steps + 1)),
-        "step_extra_mb": C.median(step[k]["peak_mb"] - step[k]["base_mb"] for k in range(s2, steps + 1)),
+        "step_peak_mb": C.median(step[k].get("peak_mb", nan) for k in range(s2, steps + 1)),
+        "step_extra_mb": C.median(step[k].get("peak_mb", nan) - step[k].get("base_mb", nan)
+                                  for k in range(s2, steps + 1)),
         "phases": {},
     }
     result["phases"]["interpreter"] = result["interp"]
@@ -398,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_once(variant, cmd, run_dir, args.steps, profile=prof, threads=args.threads)
                 print_profile(prof, variant)
 
-        latency = inspect_latency(args.config, 3 if args.quick else 5)
+        latency = inspect_latency(args.config, 3)
         lines = summarize(runs, variants, args, time.perf_counter() - t_bench, latency)
     finally:
         if tmp_ctx is not None:
