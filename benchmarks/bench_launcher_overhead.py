@@ -173,8 +173,57 @@ def _peak_memory_mb() -> float:
     return cuda.max_memory_allocated() / 2**20 if cuda is not None else _status_mb("VmHWM")
 
 
+def paired_loss_path(model_dir: str, rounds: int, batch: int = 2, length: int = 600, answer: int = 250) -> dict:
+    """In-process, same model and batch, taking turns: one training step's CPU seconds (forward, loss,
+    the token_acc argmax, backward) with the model's default loss vs telemetry's TokenLossTap plus its
+    per-token sums; the losses must be identical. Free of the process-to-process noise of a shared machine."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from src.trainers.telemetry.reduction import group_sums
+    from src.trainers.telemetry.token_loss import TokenLossTap, token_hits
+
+    torch.manual_seed(0)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).train()
+    vocab = model.config.get_text_config().vocab_size
+    ids = torch.randint(0, vocab, (batch, length))
+    labels = ids.clone()
+    labels[:, : length - answer] = -100
+    tap = TokenLossTap()
+
+    def step(telemetry: bool) -> tuple[float, float]:
+        if telemetry:
+            model.loss_function = tap
+        else:
+            model.__dict__.pop("_loss_function", None)
+        t = time.process_time()
+        out = model(input_ids=ids, labels=labels)
+        preds = out.logits.argmax(-1)  # ms-swift's token_acc argmax (both sides)
+        if telemetry:
+            hits = token_hits(preds, labels)
+            group_sums(3, torch.zeros_like(hits, dtype=torch.long), tap.take(), hits)
+        out.loss.backward()
+        model.zero_grad(set_to_none=True)
+        return time.process_time() - t, float(out.loss)
+
+    step(True), step(False)  # warm-up
+    on, off, same = [], [], True
+    for k in range(rounds):
+        got = {flag: step(flag) for flag in ((True, False) if k % 2 == 0 else (False, True))}
+        on.append(got[True][0])
+        off.append(got[False][0])
+        same &= got[True][1] == got[False][1]
+    return {"on": C.median(on), "off": C.median(off), "ratio": C.median(a / b for a, b in zip(on, off)),
+            "identical": same, "rounds": rounds}
+
+
 def child_main(side: str, rest: list[str]) -> int:
-    """Run one measured training job in this process (``side``: ours | plain)."""
+    """Run one measured training job in this process (``side``: ours | plain), or the paired loss-path
+    measurement (``side``: paired; prints one JSON line)."""
+    if side == "paired":
+        sys.path.insert(0, str(C.REPO_ROOT))
+        print(json.dumps(paired_loss_path(rest[0], int(rest[1]))))
+        return 0
     _install_step_timer(os.environ[TIMING_ENV])
     profile_path = os.environ.get(PROFILE_ENV)
     profiler = None
@@ -414,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
                 print_profile(prof, variant)
 
         latency = inspect_latency(args.config, 3)
-        lines = summarize(runs, variants, args, time.perf_counter() - t_bench, latency)
+        paired = run_paired(args.config, 4 if args.quick else 12, args.threads) if args.attribution else None
+        lines = summarize(runs, variants, args, time.perf_counter() - t_bench, latency, paired)
     finally:
         if tmp_ctx is not None:
             tmp_ctx.cleanup()
@@ -439,6 +489,31 @@ def inspect_latency(config: str, rounds: int) -> dict[str, float]:
     return out
 
 
+def run_paired(config: str, rounds: int, threads: int | None) -> dict:
+    """paired_loss_path in a child process (the parent never imports torch)."""
+    model_dir = C.load_config(config, []).model["model"]
+    env = dict(os.environ)
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "paired", "--", str(model_dir),
+                           str(rounds)], cwd=C.REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        print(f"paired loss-path measurement failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        return {"error": f"exit {proc.returncode}"}
+    return json.loads(lines[-1])
+
+
+def paired_line(paired: dict | None) -> list[str]:
+    if paired is None:
+        return []
+    if "error" in paired:
+        return [f"telemetry loss path, in-process paired: not measured ({paired['error']}, see above)"]
+    return [(f"telemetry loss path, in-process paired ({paired['rounds']} rounds, same model and batch, CPU s per "
+            f"forward+loss+argmax+backward): on {paired['on']:.3f} vs off {paired['off']:.3f}, ratio "
+            f"{paired['ratio']:.3f}; losses identical: {paired['identical']}")]
+
+
 def memory_lines(med: dict[str, dict[str, float]], variants: list[str]) -> list[str]:
     if "ours_no_telemetry" not in variants:
         return []
@@ -460,7 +535,7 @@ def recombination_line(runs: dict[str, list[dict]]) -> str:
 
 
 def summarize(runs: dict[str, list[dict]], variants: list[str], args: argparse.Namespace,
-              bench_s: float, latency: dict[str, float] | None = None) -> list[str]:
+              bench_s: float, latency: dict[str, float] | None = None, paired: dict | None = None) -> list[str]:
     med = {v: {k: C.median(r[k] for r in runs[v]) for k in KEYS} for v in variants}
     best_step = {v: min(r["step"] for r in runs[v]) for v in variants}
 
@@ -500,6 +575,7 @@ def summarize(runs: dict[str, list[dict]], variants: list[str], args: argparse.N
         f"loss parity ours vs plain (same samples per step): max |delta loss| = {loss_diff:.2e}",
         recombination_line(runs),
         *memory_lines(med, variants),
+        *paired_line(paired),
     ]
     if latency:
         ins, imp = latency["inspect"], latency["import swift.arguments"]

@@ -9,6 +9,7 @@ import pytest
 import torch
 from swift.rlhf_trainers import GKDTrainer
 from swift.rlhf_trainers.gkd_loss import TeacherOutput
+from telemetry_fakes import FakeCausalLM
 
 from src.trainers.gkd_telemetry import gkd_flat_ids, sample_of_positions
 from src.trainers.gkd_terms import GKDTermsMixin
@@ -59,3 +60,21 @@ def test_flat_ids_for_padded_rows_and_a_packed_row():
     assert gkd_flat_ids(packed, owners, [0, 3], None)[0].tolist() == [0] * 5 + [3] * 5
     with pytest.raises(RuntimeError, match="which of the 3 samples"):
         sample_of_positions(packed, 3, position_ids)
+
+
+def test_telemetry_installs_over_the_monitor_and_the_jsd_still_runs_through_both():
+    from src.trainers.gkd import GKDMonitorMixin, install_gkd_monitor
+    from src.trainers.gkd_telemetry import GKDTelemetryMixin, install_gkd_telemetry
+
+    trainer = object.__new__(GKDTrainer)  # the class ms-swift's TrainerFactory builds for gkd
+    base_model = FakeCausalLM()
+    trainer.model = SimpleNamespace(get_base_model=lambda: base_model)  # a PEFT wrapper
+    install_gkd_monitor(trainer)
+    install_gkd_telemetry(trainer, dataset_names=("a",), per_dataset=True, per_token_type=True,
+                          tokenizer=SimpleNamespace(decode=lambda ids, **kw: "x"))
+    mro = type(trainer).__mro__
+    # telemetry outermost, the monitor's _compute_jsd_loss next, the per-token terms right above ms-swift's
+    assert mro.index(GKDTelemetryMixin) < mro.index(GKDMonitorMixin) < mro.index(GKDTermsMixin) < mro.index(GKDTrainer)
+    assert base_model.loss_function is trainer._telemetry.tap
+    with pytest.raises(RuntimeError, match="already installed"):
+        install_gkd_telemetry(trainer, dataset_names=(), per_dataset=True, per_token_type=False)
