@@ -28,7 +28,9 @@ Also reported: the peak memory of a step (GPU: torch's allocator peak; CPU: the 
 mark, reset at each step begin) with telemetry on vs off (``ours`` / ``ours_no_telemetry``, target
 <= 1.02); how exactly the per-dataset and per-token-type losses in ours' ``logging.jsonl`` recombine
 (token-weighted) to each step's ``loss`` (target rel 1e-4); and the wall time of ``inspect`` on the
-config next to ``python -c "import swift.arguments"`` (fresh interpreters, taking turns).
+config next to ``python -c "import swift.arguments"`` (fresh interpreters, taking turns); and, robust
+to the load of a shared machine, the CPU cost of one training step with telemetry's loss path vs the
+model's default loss, in one process on the same batch, taking turns (``paired_loss_path``).
 """
 
 from __future__ import annotations
@@ -463,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                 print_profile(prof, variant)
 
         latency = inspect_latency(args.config, 3)
-        paired = run_paired(args.config, 4 if args.quick else 12, args.threads) if args.attribution else None
-        lines = summarize(runs, variants, args, time.perf_counter() - t_bench, latency, paired)
+        loss_path = run_paired(args.config, 4 if args.quick else 12, args.threads) if args.attribution else None
+        lines = summarize(runs, variants, args, time.perf_counter() - t_bench, latency, loss_path)
     finally:
         if tmp_ctx is not None:
             tmp_ctx.cleanup()
@@ -535,7 +537,7 @@ def recombination_line(runs: dict[str, list[dict]]) -> str:
 
 
 def summarize(runs: dict[str, list[dict]], variants: list[str], args: argparse.Namespace,
-              bench_s: float, latency: dict[str, float] | None = None, paired: dict | None = None) -> list[str]:
+              bench_s: float, latency: dict[str, float] | None = None, loss_path: dict | None = None) -> list[str]:
     med = {v: {k: C.median(r[k] for r in runs[v]) for k in KEYS} for v in variants}
     best_step = {v: min(r["step"] for r in runs[v]) for v in variants}
 
@@ -575,7 +577,7 @@ def summarize(runs: dict[str, list[dict]], variants: list[str], args: argparse.N
         f"loss parity ours vs plain (same samples per step): max |delta loss| = {loss_diff:.2e}",
         recombination_line(runs),
         *memory_lines(med, variants),
-        *paired_line(paired),
+        *paired_line(loss_path),
     ]
     if latency:
         ins, imp = latency["inspect"], latency["import swift.arguments"]
