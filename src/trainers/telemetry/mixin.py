@@ -71,9 +71,9 @@ def add_group_sums(state: TelemetryState, mode: str, labels: torch.Tensor, flat:
         if local is None or local.numel() != token_loss.numel():
             raise RuntimeError(
                 f"telemetry: the batch's {family} ids ({ids.numel()}) do not line up with its "
-                f"{token_loss.numel()} supervised tokens; a data collator between the TelemetryCollator and "
-                "the loss changed the labels (set custom.telemetry.per_dataset/per_token_type to false "
-                "to train without telemetry)")
+                f"{token_loss.numel()} supervised tokens: something between the point the ids were taken "
+                "(the collator; GKD: _encode_samples) and the loss changed the labels (set "
+                "custom.telemetry.per_dataset/per_token_type to false to train without telemetry)")
         offset = state.layout.offset(family)
         sums = group_sums(state.layout.size(family), local.to(token_loss.device), token_loss, hits)
         table[offset: offset + sums.shape[0]] += sums
@@ -113,7 +113,7 @@ class TelemetryMixin(TelemetryLogMixin):
     def _compute_acc(self, outputs, labels, cu_seqlens=None) -> None:
         # ms-swift's token accuracy takes the argmax of the logits: take it once here, keep the hits.
         logits = getattr(outputs, "logits", None)
-        if not torch.is_tensor(logits) or logits.dim() != 3 or getattr(self, "task_type", None) != "causal_lm":
+        if not torch.is_tensor(logits) or logits.dim() != 3 or self.task_type != "causal_lm":
             return super()._compute_acc(outputs, labels, cu_seqlens=cu_seqlens)
         with torch.no_grad():
             preds = logits.argmax(dim=-1)
