@@ -176,7 +176,7 @@ def _peak_memory_mb() -> float:
 
 
 def paired_loss_path(model_dir: str, rounds: int, batch: int = 2, length: int = 600, answer: int = 250) -> dict:
-    """In-process, same model and batch, taking turns: one training step's CPU seconds (forward, loss,
+    """In-process, same model and batch, taking turns: one training step's CPU seconds (one thread; forward, loss,
     the token_acc argmax, backward) with the model's default loss vs telemetry's TokenLossTap plus its
     per-token sums; the losses must be identical. Free of the process-to-process noise of a shared machine."""
     import torch
@@ -186,6 +186,7 @@ def paired_loss_path(model_dir: str, rounds: int, batch: int = 2, length: int = 
     from src.trainers.telemetry.token_loss import TokenLossTap, token_hits
 
     torch.manual_seed(0)
+    torch.set_num_threads(1)  # CPU seconds of one thread: no OpenMP spin-waits inflated by other load
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).train()
     vocab = model.config.get_text_config().vocab_size
     ids = torch.randint(0, vocab, (batch, length))
