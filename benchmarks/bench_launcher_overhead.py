@@ -22,7 +22,15 @@ argument change) and then runs the measured command in-process. The callback wri
 process-CPU time at train begin and at each optimizer step end. Time-to-first-step (TTFS) = end of step 1
 minus the parent's clock just before ``Popen``; mean step time = (t_N - t_2) / (N - 2), i.e. steps 3..N.
 Repetitions alternate the order (ours, plain / plain, ours); medians are reported. Figures and ratios
-(ours / plain; targets: step <= 1.03, TTFS <= 1.10) are printed last and appended to RESULTS.md.
+(ours / plain; targets: step <= 1.03, TTFS <= 1.05) are printed last and appended to RESULTS.md.
+
+Also reported: the peak memory of a step (GPU: torch's allocator peak; CPU: the resident high-water
+mark, reset at each step begin) with telemetry on vs off (``ours`` / ``ours_no_telemetry``, target
+<= 1.02); how exactly the per-dataset and per-token-type losses in ours' ``logging.jsonl`` recombine
+(token-weighted) to each step's ``loss`` (target rel 1e-4); and the wall time of ``inspect`` on the
+config next to ``python -c "import swift.arguments"`` (fresh interpreters, taking turns); and, robust
+to the load of a shared machine, the CPU cost of one training step with telemetry's loss path vs the
+model's default loss, in one process on the same batch, taking turns (``paired_loss_path``).
 """
 
 from __future__ import annotations
@@ -36,13 +44,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as C
 
 STEP_TARGET = 1.03
-TTFS_TARGET = 1.10
+TTFS_TARGET = 1.05
+MEMORY_TARGET = 1.02  # step peak memory, telemetry on / off
+RECOMBINATION_TARGET = 1e-4
 TIMING_ENV = "BENCH_STEP_TIMING_FILE"
 PROFILE_ENV = "BENCH_PROFILE_FILE"
 
@@ -83,11 +94,16 @@ def _install_step_timer(path: str) -> None:
         from transformers import TrainerCallback
 
         class StepTimer(TrainerCallback):
+            base_mb = float("nan")
+
             def on_train_begin(self, args, state, control, **kwargs):
                 record("train_begin", step=state.global_step)
 
+            def on_step_begin(self, args, state, control, **kwargs):
+                self.base_mb = _reset_peak_memory()
+
             def on_step_end(self, args, state, control, **kwargs):
-                record("step", step=state.global_step)
+                record("step", step=state.global_step, peak_mb=_peak_memory_mb(), base_mb=self.base_mb)
 
         timed(module.Trainer, "__init__", "trainer_init", after=lambda trainer: trainer.add_callback(StepTimer()))
 
@@ -123,8 +139,94 @@ def _install_step_timer(path: str) -> None:
     record("start")
 
 
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _cuda() -> Any:
+    """torch.cuda when the run already uses it (never imports torch itself), else None."""
+    torch = sys.modules.get("torch")
+    if torch is None or not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        return None
+    return torch.cuda
+
+
+def _reset_peak_memory() -> float:
+    """Start a step's peak-memory window; the memory in use now (MB). GPU: torch's allocator peak;
+    CPU: the process's resident high-water mark (VmHWM, reset through /proc/self/clear_refs)."""
+    cuda = _cuda()
+    if cuda is not None:
+        cuda.reset_peak_memory_stats()
+        return cuda.memory_allocated() / 2**20
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return float("nan")
+    return _status_mb("VmRSS")
+
+
+def _peak_memory_mb() -> float:
+    cuda = _cuda()
+    return cuda.max_memory_allocated() / 2**20 if cuda is not None else _status_mb("VmHWM")
+
+
+def paired_loss_path(model_dir: str, rounds: int, batch: int = 2, length: int = 600, answer: int = 250) -> dict:
+    """In-process, same model and batch, taking turns: one training step's CPU seconds (one thread; forward, loss,
+    the token_acc argmax, backward) with the model's default loss vs telemetry's TokenLossTap plus its
+    per-token sums; the losses must be identical. Free of the process-to-process noise of a shared machine."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from src.trainers.telemetry.reduction import group_sums
+    from src.trainers.telemetry.token_loss import TokenLossTap, token_hits
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # CPU seconds of one thread: no OpenMP spin-waits inflated by other load
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).train()
+    vocab = model.config.get_text_config().vocab_size
+    ids = torch.randint(0, vocab, (batch, length))
+    labels = ids.clone()
+    labels[:, : length - answer] = -100
+    tap = TokenLossTap()
+
+    def step(telemetry: bool) -> tuple[float, float]:
+        if telemetry:
+            model.loss_function = tap
+        else:
+            model.__dict__.pop("_loss_function", None)
+        t = time.process_time()
+        out = model(input_ids=ids, labels=labels)
+        preds = out.logits.argmax(-1)  # ms-swift's token_acc argmax (both sides)
+        if telemetry:
+            hits = token_hits(preds, labels)
+            group_sums(3, torch.zeros_like(hits, dtype=torch.long), tap.take(), hits)
+        out.loss.backward()
+        model.zero_grad(set_to_none=True)
+        return time.process_time() - t, float(out.loss)
+
+    step(True), step(False)  # warm-up
+    on, off, same = [], [], True
+    for k in range(rounds):
+        got = {flag: step(flag) for flag in ((True, False) if k % 2 == 0 else (False, True))}
+        on.append(got[True][0])
+        off.append(got[False][0])
+        same &= got[True][1] == got[False][1]
+    return {"on": C.median(on), "off": C.median(off), "ratio": C.median(a / b for a, b in zip(on, off)),
+            "identical": same, "rounds": rounds}
+
+
 def child_main(side: str, rest: list[str]) -> int:
-    """Run one measured training job in this process (``side``: ours | plain)."""
+    """Run one measured training job in this process (``side``: ours | plain), or the paired loss-path
+    measurement (``side``: paired; prints one JSON line)."""
+    if side == "paired":
+        sys.path.insert(0, str(C.REPO_ROOT))
+        print(json.dumps(paired_loss_path(rest[0], int(rest[1]))))
+        return 0
     _install_step_timer(os.environ[TIMING_ENV])
     profile_path = os.environ.get(PROFILE_ENV)
     profiler = None
@@ -213,6 +315,7 @@ def run_once(side: str, cmd: list[str], run_dir: Path, steps: int, profile: Path
     if sorted(step) != list(range(1, steps + 1)):
         raise RuntimeError(f"{side} run logged steps {sorted(step)}, expected 1..{steps}")
     span = max(steps - 2, 1)
+    nan = float("nan")
     s2 = 1 if steps < 3 else 2
     result = {
         "side": side,
@@ -228,6 +331,11 @@ def run_once(side: str, cmd: list[str], run_dir: Path, steps: int, profile: Path
         "cpu_total": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "losses": _losses(run_dir / "out" / "logging.jsonl"),
+        "recombination": _recombination(run_dir / "out" / "logging.jsonl"),
+        # steps 2..N: step 1 also allocates the optimizer state
+        "step_peak_mb": C.median(step[k].get("peak_mb", nan) for k in range(s2, steps + 1)),
+        "step_extra_mb": C.median(step[k].get("peak_mb", nan) - step[k].get("base_mb", nan)
+                                  for k in range(s2, steps + 1)),
         "phases": {},
     }
     result["phases"]["interpreter"] = result["interp"]
@@ -249,6 +357,27 @@ def _losses(path: Path) -> dict[int, float]:
             if "loss" in row and "global_step/max_steps" in row:
                 out[int(str(row["global_step/max_steps"]).split("/")[0])] = float(row["loss"])
     return out
+
+
+def _recombination(path: Path) -> float | None:
+    """Largest relative gap, over logged steps and telemetry families, between the token-weighted mean
+    of a family's group losses and the step's loss (None without telemetry keys)."""
+    worst = None
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        if "loss" not in row or "global_step/max_steps" not in row:
+            continue
+        for family in ("dataset", "token_type"):
+            names = [k.split("/", 2)[2] for k in row if k.startswith(f"loss/{family}/")]
+            if not names:
+                continue
+            n = sum(row[f"tokens/{family}/{x}"] for x in names)
+            mean = sum(row[f"loss/{family}/{x}"] * row[f"tokens/{family}/{x}"] for x in names) / n
+            gap = abs(mean - row["loss"]) / abs(row["loss"])
+            worst = gap if worst is None else max(worst, gap)
+    return worst
 
 
 def warm_up() -> float:
@@ -336,7 +465,9 @@ def main(argv: list[str] | None = None) -> int:
                 run_once(variant, cmd, run_dir, args.steps, profile=prof, threads=args.threads)
                 print_profile(prof, variant)
 
-        lines = summarize(runs, variants, args, time.perf_counter() - t_bench)
+        latency = inspect_latency(args.config, 3)
+        loss_path = run_paired(args.config, 4 if args.quick else 12, args.threads) if args.attribution else None
+        lines = summarize(runs, variants, args, time.perf_counter() - t_bench, latency, loss_path)
     finally:
         if tmp_ctx is not None:
             tmp_ctx.cleanup()
@@ -344,11 +475,70 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-KEYS = ("ttfs", "setup", "first_step", "step", "step_med", "cpu_ttfs", "cpu_step", "total", "peak_rss_mb")
+KEYS = ("ttfs", "setup", "first_step", "step", "step_med", "cpu_ttfs", "cpu_step", "total", "peak_rss_mb",
+        "step_peak_mb", "step_extra_mb")
+
+
+def inspect_latency(config: str, rounds: int) -> dict[str, float]:
+    """Median wall seconds of ``inspect`` on ``config`` and of ``import swift.arguments`` (fresh
+    interpreters, taking turns after one warm-up round; bench_config_latency.time_commands)."""
+    from bench_config_latency import TOOL, time_commands
+
+    commands = {"inspect": [sys.executable, str(TOOL), "inspect", "--config", config],
+                "import swift.arguments": [sys.executable, "-c", "import swift.arguments"]}
+    out = {}
+    for name, (times, code) in time_commands(commands, rounds, None).items():
+        out[name] = C.median(times) if code == 0 else float("nan")
+    return out
+
+
+def run_paired(config: str, rounds: int, threads: int | None) -> dict:
+    """paired_loss_path in a child process (the parent never imports torch)."""
+    model_dir = C.load_config(config, []).model["model"]
+    env = dict(os.environ)
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "paired", "--", str(model_dir),
+                           str(rounds)], cwd=C.REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        print(f"paired loss-path measurement failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        return {"error": f"exit {proc.returncode}"}
+    return json.loads(lines[-1])
+
+
+def paired_line(paired: dict | None) -> list[str]:
+    if paired is None:
+        return []
+    if "error" in paired:
+        return [f"telemetry loss path, in-process paired: not measured ({paired['error']}, see above)"]
+    return [(f"telemetry loss path, in-process paired ({paired['rounds']} rounds, same model and batch, CPU s per "
+            f"forward+loss+argmax+backward): on {paired['on']:.3f} vs off {paired['off']:.3f}, ratio "
+            f"{paired['ratio']:.3f}; losses identical: {paired['identical']}")]
+
+
+def memory_lines(med: dict[str, dict[str, float]], variants: list[str]) -> list[str]:
+    if "ours_no_telemetry" not in variants:
+        return []
+    on, off = med["ours"], med["ours_no_telemetry"]
+    ratio = C.ratio(on["step_peak_mb"], off["step_peak_mb"])
+    return [(f"step peak memory telemetry on/off: {ratio:.4f} ({on['step_peak_mb']:.0f} vs {off['step_peak_mb']:.0f} MB; "
+            f"the step's own allocations {on['step_extra_mb']:.0f} vs {off['step_extra_mb']:.0f} MB, ratio "
+            f"{C.ratio(on['step_extra_mb'], off['step_extra_mb']):.3f}; plain {med['plain']['step_peak_mb']:.0f} MB) "
+            f"target <= {MEMORY_TARGET} -> {C.verdict(ratio, MEMORY_TARGET)}")]
+
+
+def recombination_line(runs: dict[str, list[dict]]) -> str:
+    gaps = [r["recombination"] for r in runs["ours"] if r["recombination"] is not None]
+    if not gaps:
+        return "telemetry recombination: no telemetry keys in ours' logging.jsonl -> MISS"
+    worst = max(gaps)
+    return (f"telemetry recombination (per-dataset and per-token-type losses, token-weighted, vs the step loss): "
+            f"max rel err {worst:.1e} target <= {RECOMBINATION_TARGET:.0e} -> {C.verdict(worst, RECOMBINATION_TARGET)}")
 
 
 def summarize(runs: dict[str, list[dict]], variants: list[str], args: argparse.Namespace,
-              bench_s: float) -> list[str]:
+              bench_s: float, latency: dict[str, float] | None = None, loss_path: dict | None = None) -> list[str]:
     med = {v: {k: C.median(r[k] for r in runs[v]) for k in KEYS} for v in variants}
     best_step = {v: min(r["step"] for r in runs[v]) for v in variants}
 
@@ -370,9 +560,10 @@ def summarize(runs: dict[str, list[dict]], variants: list[str], args: argparse.N
     lines += C.print_table(
         [[v, f"{med[v]['ttfs']:.2f}", f"{med[v]['setup']:.2f}", f"{med[v]['first_step']:.2f}",
           f"{med[v]['step']:.3f}", f"{med[v]['step_med']:.3f}", f"{best_step[v]:.3f}", f"{med[v]['cpu_ttfs']:.2f}",
-          f"{med[v]['cpu_step']:.3f}", f"{med[v]['total']:.1f}", f"{med[v]['peak_rss_mb']:.0f}"] for v in variants],
+          f"{med[v]['cpu_step']:.3f}", f"{med[v]['total']:.1f}", f"{med[v]['peak_rss_mb']:.0f}",
+          f"{med[v]['step_peak_mb']:.0f}", f"{med[v]['step_extra_mb']:.0f}"] for v in variants],
         ["variant", "TTFS_s", "setup_s", "step1_s", "step_s", "stepmed_s", "best_step_s", "cpuTTFS_s", "cpu/step_s",
-         "total_s", "peakRSS_MB"])
+         "total_s", "peakRSS_MB", "stepPeak_MB", "stepOwn_MB"])
     phases = list(runs[variants[0]][0]["phases"])
     lines.append("time-to-first-step phases (medians, s):")
     print(lines[-1])
@@ -381,9 +572,18 @@ def summarize(runs: dict[str, list[dict]], variants: list[str], args: argparse.N
          for v in variants], ["variant", *phases])
     tail = [
         ("TTFS: Popen -> end of optimizer step 1; setup: Popen -> train begin; step: mean of steps 3..N; "
-         "stepmed: median step of 3..N; best: fastest repetition; cpu*: the child's CPU seconds"),
+         "stepmed: median step of 3..N; best: fastest repetition; cpu*: the child's CPU seconds; stepPeak: "
+         "peak memory within a step (GPU: allocator peak; CPU: resident high-water mark, reset at step begin), "
+         "median of steps 2..N; stepOwn: stepPeak minus the memory in use at step begin"),
         f"loss parity ours vs plain (same samples per step): max |delta loss| = {loss_diff:.2e}",
+        recombination_line(runs),
+        *memory_lines(med, variants),
+        *paired_line(loss_path),
     ]
+    if latency:
+        ins, imp = latency["inspect"], latency["import swift.arguments"]
+        tail.append(f"inspect latency (same run, fresh interpreters): inspect {ins:.3f}s vs import swift.arguments "
+                    f"{imp:.3f}s (ratio {C.ratio(ins, imp):.2f})")
     if "ours_no_telemetry" in variants:
         tail.append(
             f"attribution: ours_no_telemetry/plain step {C.ratio(med['ours_no_telemetry']['step'], med['plain']['step']):.3f}"

@@ -23,6 +23,7 @@ from .schema_custom import CustomConfig
 from .schema_stage2 import RolloutMatchingConfig, Stage2ABConfig
 from .schema_training import LAUNCHER_TRAINING_KEYS, schedule_problems, split_training
 from .swift_fields import SECTION_KEY_ALIASES, SWIFT_SECTIONS, section_keys, sections_of
+from .telemetry_rules import telemetry_problems
 from .training_config import TrainingConfig
 from .value_rules import value_problems
 
@@ -184,6 +185,9 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
     implied: dict[str, int] = {}
     if mode is not None:
         problems += mode_problems(mode, resolved)
+        if typed.get("custom") is not None:
+            telemetry = typed["custom"].telemetry
+            problems += telemetry_problems(mode, resolved, telemetry.per_dataset, telemetry.per_token_type)
         implied, length_problems = implied_lengths(mode, resolved)
         problems += length_problems
     problems += _fusion_problems(resolved, typed.get("custom"), mode)

@@ -79,10 +79,26 @@ SURFACES: tuple[Surface, ...] = (
     )),
     Surface("swift.trainers", "TrainerFactory.TRAINER_MAPPING", kind="mapping", keys=("causal_lm", "gkd", "grpo"),
             why="ms-swift picks the trainer our trainer_extensions install variants on"),
-    Surface("swift.rlhf_trainers", "GKDTrainer", why="GKDMonitorTrainer overrides these", methods=(
+    Surface("swift.rlhf_trainers", "GKDTrainer", why="GKDMonitorTrainer / GKD telemetry override these", methods=(
         Method("compute_loss", ("self", "model", "inputs", "return_outputs", "num_items_in_batch")),
         Method("_compute_jsd_loss", ("self", "student_logits", "teacher_output", "labels")),
+        Method("_encode_samples", ("self", "samples"), "GKD telemetry reads each sample's dataset_name there"),
     )),
+    # Telemetry in the loss pass (src/trainers/telemetry/token_loss.py, src/trainers/gkd_telemetry.py).
+    # PreTrainedModel.loss_function (a property with a setter; the model's forward calls it): checked by
+    # tests/contracts/test_upstream_surfaces.py::test_model_loss_hook_is_settable.
+    Surface("transformers.loss.loss_utils", "ForCausalLMLoss",
+            fields=("logits", "labels", "vocab_size", "num_items_in_batch", "ignore_index", "shift_labels"),
+            why="TokenLossTap reproduces it bit for bit (tests/trainers/test_telemetry_token_loss.py)"),
+    Surface("swift.trainers", "Seq2SeqTrainer", why="TelemetryMixin overrides _compute_acc", methods=(
+        Method("_compute_acc", ("self", "outputs", "labels", "cu_seqlens"),
+               "takes logits.argmax(dim=-1) for token_acc; telemetry hands it the argmax it took once"),
+        Method("compute_loss", ("self", "model", "inputs", "return_outputs", "num_items_in_batch"),
+               "returns outputs whose .loss is the per-token vector on its loss_scale / DFT path"),
+    )),
+    Surface("swift.rlhf_trainers.gkd_loss", "gkd_loss", why="GKD telemetry records its per-position KL terms",
+            fields=("student_logits", "teacher_output", "labels", "beta", "temperature", "gather_fn",
+                    "log_softmax_fn", "kl_div_fn")),
     Surface("swift.rewards", "orms", kind="mapping", why="register_rewards() writes our reward classes into it"),
     Surface("swift.rewards", "ORM", kind="class", methods=(Method("__call__", ("self",)),)),
     # src/trainers/swift_boundary.py: the guarded construction of ms-swift arguments and its pre-flight checks

@@ -29,6 +29,8 @@ from swift.rlhf_trainers.gkd_loss import DataSource, TeacherOutput
 
 from src.config import TrainingConfig
 
+from .gkd_terms import GKDTermsMixin
+
 IGNORE_INDEX = -100
 
 
@@ -69,9 +71,10 @@ def completion_stats(
     return stats
 
 
-class GKDMonitorMixin:
+class GKDMonitorMixin(GKDTermsMixin):
     """Put before ms-swift's GKD trainer in the MRO: also logs KD loss vs SFT loss and token
-    accuracies (installed on the constructed trainer by :func:`install_gkd_monitor`)."""
+    accuracies (installed on the constructed trainer by :func:`install_gkd_monitor`). Its JSD goes
+    through :class:`~.gkd_terms.GKDTermsMixin` (the same loss; telemetry can read the per-token terms)."""
 
     _monitor_source: DataSource | None = None
 
@@ -131,6 +134,7 @@ def gkd_trainer_extensions(cfg: TrainingConfig) -> list:
 def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
     from src.datasets.rl_rows import build_rl_datasets
 
+    from .gkd_telemetry import install_gkd_telemetry
     from .rlhf_pipeline import LauncherRLHF
     from .swift_boundary import swift_arguments
 
@@ -139,5 +143,7 @@ def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
         args,
         build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=True),
         trainer_extensions=gkd_trainer_extensions(cfg),
+        telemetry=cfg.custom.telemetry,
+        telemetry_installer=install_gkd_telemetry,
         template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
     ).main()

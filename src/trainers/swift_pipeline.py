@@ -43,6 +43,7 @@ class LauncherSft(SwiftSft):
         build_datasets: DatasetBuilder,
         callbacks: Sequence[TrainerCallback] = (),
         telemetry: Any = None,  # custom.telemetry (per_dataset / per_token_type) or None
+        telemetry_installer: Callable[..., Any] = install_telemetry,  # GKD: install_gkd_telemetry
         trainer_extensions: Sequence[TrainerExtension] = (),
         template_fingerprint: str | None = None,  # custom.template_fingerprint
         save_schedule: Any = None,  # cfg.schedule (save_delay_steps / save_last_epoch) or None
@@ -54,6 +55,7 @@ class LauncherSft(SwiftSft):
         self._template_fingerprint = template_fingerprint
         self._callbacks = list(callbacks)
         self._telemetry = telemetry
+        self._install_telemetry = telemetry_installer
         self._trainer_extensions = list(trainer_extensions)
         self.datasets: tuple[Any, Any] | None = None
         super().__init__(args)
@@ -95,7 +97,7 @@ class LauncherSft(SwiftSft):
         for extend in self._trainer_extensions:  # before telemetry: its collator then wraps theirs
             extend(trainer)
         if self._telemetry is not None:  # per-dataset / per-token-type losses (src/trainers/telemetry)
-            install_telemetry(trainer, dataset_names=getattr(train_dataset, "names", ()),
-                              per_dataset=self._telemetry.per_dataset,
-                              per_token_type=self._telemetry.per_token_type)
+            self._install_telemetry(trainer, dataset_names=getattr(train_dataset, "names", ()),
+                                    per_dataset=self._telemetry.per_dataset,
+                                    per_token_type=self._telemetry.per_token_type)
         return super().train(trainer)

@@ -227,6 +227,23 @@ def test_run_once_and_summary_from_fake_children(tmp_path, capsys):
     assert lines[-1].startswith("TTFS ratio ours/plain:")
 
 
+def test_recombination_and_memory_lines(tmp_path):
+    rows = [{"loss": 2.0, "global_step/max_steps": "1/2", "loss/dataset/a": 1.0, "tokens/dataset/a": 1,
+             "loss/dataset/b": 2.5, "tokens/dataset/b": 2, "loss/token_type/desc": 2.0, "tokens/token_type/desc": 3},
+            {"loss": 1.0, "global_step/max_steps": "2/2", "loss/dataset/a": 1.001, "tokens/dataset/a": 4}]
+    path = tmp_path / "logging.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert launcher._recombination(path) == pytest.approx(1e-3)
+    assert launcher._recombination(tmp_path / "none.jsonl") is None
+    line = launcher.recombination_line({"ours": [{"recombination": 1e-3}, {"recombination": None}]})
+    assert "max rel err 1.0e-03" in line and line.endswith("MISS")
+    med = {"ours": {"step_peak_mb": 1010.0, "step_extra_mb": 110.0}, "plain": {"step_peak_mb": 1000.0},
+           "ours_no_telemetry": {"step_peak_mb": 1000.0, "step_extra_mb": 100.0}}
+    (mem,) = launcher.memory_lines(med, ["ours", "plain", "ours_no_telemetry"])
+    assert mem.startswith("step peak memory telemetry on/off: 1.0100") and mem.endswith("-> ok")
+    assert launcher.memory_lines(med, ["ours", "plain"]) == []
+
+
 def test_run_once_reports_a_failed_child(tmp_path):
     with pytest.raises(RuntimeError, match="failed"):
         launcher.run_once("ours", [sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "x", 3)

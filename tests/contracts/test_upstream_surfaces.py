@@ -149,3 +149,15 @@ def test_surfaces_pin_what_our_code_overrides() -> None:
     for name, _ in inspect.getmembers(TelemetryMixin, inspect.isfunction):
         if name in ("compute_loss", "log"):
             assert ("Trainer", name) in pinned
+
+
+def test_model_loss_hook_is_settable() -> None:
+    """Telemetry sets a TokenLossTap as the model's `loss_function`; transformers must return it."""
+    from transformers import PreTrainedModel
+
+    prop = inspect.getattr_static(PreTrainedModel, "loss_function")
+    assert isinstance(prop, property) and prop.fset is not None, (
+        "contract `PreTrainedModel.loss_function`: telemetry needs a settable property (src/trainers/telemetry)")
+    holder = types.SimpleNamespace()
+    prop.fset(holder, "tap")
+    assert prop.fget(holder) == "tap"

@@ -57,3 +57,20 @@ def test_gkd_monitor_logs_kd_vs_sft_loss_and_token_accuracy(gkd_run):
     for r in student_steps:
         assert "gkd/sft_loss" not in r  # on-policy batches have no ground truth
         assert r["loss"] == pytest.approx(r["gkd/kd_loss"], rel=1e-4)
+
+
+def test_gkd_telemetry_losses_come_from_its_terms_and_recombine_to_the_loss(gkd_run):
+    """custom.telemetry (on in configs/base.yaml) works in GKD: per-dataset and per-token-type losses
+    are JSD_t (+ sft_alpha * CE_t on dataset batches) per completion token, token-weighted."""
+    _, steps = gkd_run
+    for r in steps:
+        for family in ("dataset", "token_type"):
+            names = [k.split("/", 2)[2] for k in r if k.startswith(f"loss/{family}/")]
+            assert names, (family, r)
+            n = sum(r[f"tokens/{family}/{x}"] for x in names)
+            mean = sum(r[f"loss/{family}/{x}"] * r[f"tokens/{family}/{x}"] for x in names) / n
+            assert mean == pytest.approx(r["loss"], rel=1e-4)
+        assert "loss/dataset/unknown" not in r  # every completion token is attributed to its fusion dataset
+        assert sum(r[k] for k in r if k.startswith("tokens/dataset/")) == sum(
+            r[k] for k in r if k.startswith("tokens/token_type/"))
+        assert not any(k.startswith("acc/") for k in r)  # GKD takes no argmax for telemetry

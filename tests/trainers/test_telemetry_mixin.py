@@ -7,6 +7,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
+from telemetry_fakes import FakeCausalLM
+from transformers.loss.loss_utils import ForCausalLMLoss
 
 from src.trainers.telemetry import (
     DATASET_IDS_KEY,
@@ -16,7 +18,7 @@ from src.trainers.telemetry import (
     telemetry_class,
 )
 from src.trainers.telemetry.collator import TelemetryCollator
-from src.trainers.telemetry.mixin import shifted_ids, token_loss_and_correct
+from src.trainers.telemetry.mixin import shifted_ids
 
 V = 11
 PIECES = {1: '{"desc": "', 2: "a", 3: '", "bbox_2d": [', 4: "7", 5: "]}", 6: "<|im_end|>", 9: "user"}
@@ -72,23 +74,23 @@ def test_shifted_ids_refuses_misaligned_ids():
     assert shifted_ids(labels, torch.tensor([0])) is None
 
 
-def test_token_loss_matches_cross_entropy_and_survives_chunking():
-    torch.manual_seed(0)
-    logits = torch.randn(2, 6, V)
-    labels = torch.tensor([[-100, 3, 4, -100, 5, 1], [-100, -100, 2, 2, 2, -100]])
-    loss, hit = token_loss_and_correct(logits, labels, chunk_rows=2)
-    ref = F.cross_entropy(logits[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), reduction="none",
-                          ignore_index=-100)
-    mask = labels[:, 1:].reshape(-1) != -100
-    assert torch.allclose(loss, ref[mask])
-    assert torch.equal(hit, logits[:, :-1].argmax(-1).reshape(-1)[mask] == labels[:, 1:].reshape(-1)[mask])
+def token_ce(logits, labels):
+    """Reference per-token cross entropy of the supervised shifted positions (row-major)."""
+    ce = F.cross_entropy(logits[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), reduction="none",
+                         ignore_index=-100).reshape(labels.shape[0], -1)
+    return ce[labels[:, 1:] != -100]
 
 
 class FakeSwiftTrainer:
-    """Stands in for ms-swift's Seq2SeqTrainer: a logits model, mean-CE loss, log() records."""
+    """Stands in for ms-swift's Seq2SeqTrainer: the model computes its loss through its loss hook,
+    then ms-swift's token accuracy takes the argmax (_compute_acc); log() records."""
+
+    task_type = "causal_lm"
 
     def __init__(self, logits_fn, collator):
-        self.model = SimpleNamespace(training=True)
+        self.model = FakeCausalLM()
+        self.argmax_calls = 0
+        self.token_acc: list[bool] = []
         self.args = SimpleNamespace(device=torch.device("cpu"))
         self.template = SimpleNamespace(tokenizer=None)
         self.data_collator = collator
@@ -99,9 +101,16 @@ class FakeSwiftTrainer:
         assert not any(k.startswith("telemetry") for k in inputs), "the model must not see telemetry keys"
         logits = self.logits_fn(inputs)
         labels = inputs["labels"]
-        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+        loss = self.model.loss_function(logits=logits, labels=labels, vocab_size=V)
         outputs = SimpleNamespace(logits=logits, loss=loss)
+        self._compute_acc(outputs, labels)
         return (loss, outputs) if return_outputs else loss
+
+    def _compute_acc(self, outputs, labels, cu_seqlens=None):
+        preds = outputs.logits.argmax(dim=-1)
+        self.argmax_calls += 1
+        mask = labels[:, 1:] != -100
+        self.token_acc += (preds[:, :-1][mask] == labels[:, 1:][mask]).tolist()
 
     def log(self, logs, *args, **kwargs):
         self.logged.append(dict(logs))
@@ -127,10 +136,12 @@ def test_mixin_logs_per_dataset_and_token_type_losses():
     for batch in batches:
         loss = trainer.compute_loss(None, dict(batch))
         labels = batch["labels"]
+        logits = random_logits(batch)
+        assert torch.equal(loss, ForCausalLMLoss(logits, labels, V))  # the training loss is untouched
         n = int((labels[:, 1:] != -100).sum())
         total += float(loss) * n
-        tl, _ = token_loss_and_correct(random_logits(batch), labels)
-        per_token += list(zip(shifted_ids(labels, batch[DATASET_IDS_KEY]).tolist(), tl.tolist()))
+        per_token += list(zip(shifted_ids(labels, batch[DATASET_IDS_KEY]).tolist(), token_ce(logits, labels).tolist()))
+    assert trainer.argmax_calls == len(batches)  # one argmax per step: ms-swift's, shared with telemetry
     trainer.log({"loss": 0.0})
     logs = trainer.logged[-1]
     for k, name in enumerate(("a", "b", "unknown")):
@@ -139,7 +150,9 @@ def test_mixin_logs_per_dataset_and_token_type_losses():
         assert logs[f"tokens/dataset/{name}"] == len(vals)
     assert sum(logs[f"tokens/token_type/{t}"] for t in ("desc", "coord", "structure")) == len(per_token)
     weighted = sum(logs[f"loss/token_type/{t}"] * logs[f"tokens/token_type/{t}"] for t in ("desc", "coord", "structure"))
-    assert weighted / len(per_token) == pytest.approx(total / len(per_token))
+    assert weighted / len(per_token) == pytest.approx(total / len(per_token), rel=1e-6)
+    hits = sum(logs[f"acc/dataset/{d}"] * logs[f"tokens/dataset/{d}"] for d in ("a", "b", "unknown"))
+    assert hits / len(per_token) == pytest.approx(sum(trainer.token_acc) / len(trainer.token_acc), abs=1e-9)
     # sums reset after each log; eval mode gets the eval_ prefix
     trainer.log({})
     assert not any(k.startswith("loss/") for k in trainer.logged[-1])
@@ -158,7 +171,7 @@ def test_alignment_survives_ms_swift_logits_to_keep():
     full_logits = random_logits(batch)
 
     def telemetry_of(inputs, logits):
-        loss, _ = token_loss_and_correct(logits, inputs["labels"])
+        loss = token_ce(logits, inputs["labels"])
         return list(zip(shifted_ids(inputs["labels"], inputs[DATASET_IDS_KEY]).tolist(), loss.tolist()))
 
     reference = telemetry_of(batch, full_logits)
@@ -171,3 +184,49 @@ def test_alignment_survives_ms_swift_logits_to_keep():
     got = telemetry_of(kept, full_logits[:, keep])
     assert [d for d, _ in got] == [d for d, _ in reference]
     assert [v for _, v in got] == pytest.approx([v for _, v in reference])
+
+
+class PerTokenPathTrainer(FakeSwiftTrainer):
+    """ms-swift's loss_scale path: labels kept from the model, outputs.loss = weighted per-position losses."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        logits, labels = self.logits_fn(inputs), inputs["labels"]
+        scale = torch.where(labels == 6, 2.0, 1.0)  # <|im_end|> weighted twice
+        per = F.cross_entropy(logits.view(-1, V), torch.roll(labels, -1, -1).view(-1), ignore_index=-100,
+                              reduction="none") * torch.roll(scale, -1, -1).view(-1)
+        loss = per.sum() / (labels != -100).sum()
+        outputs = SimpleNamespace(logits=logits, loss=per)
+        self._compute_acc(outputs, labels)
+        return (loss, outputs) if return_outputs else loss
+
+
+class FusedLossTrainer(FakeSwiftTrainer):
+    """A fused linear cross entropy: a scalar loss, no logits, the model's loss hook never called."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss = torch.tensor(1.0)
+        outputs = SimpleNamespace(logits=None, loss=loss)
+        return (loss, outputs) if return_outputs else loss
+
+
+def _installed(cls):
+    trainer = cls(random_logits, pad_collator("right"))
+    return install_telemetry(trainer, dataset_names=("a", "b"), per_dataset=True, per_token_type=False)
+
+
+def test_ms_swifts_own_per_token_path_feeds_telemetry_and_recombines():
+    trainer = _installed(PerTokenPathTrainer)
+    batch = trainer.data_collator([dict(s) for s in SAMPLES])
+    loss = trainer.compute_loss(None, dict(batch))
+    trainer.log({})
+    logs = trainer.logged[-1]
+    n = sum(logs[f"tokens/dataset/{d}"] for d in ("a", "b", "unknown"))
+    weighted = sum(logs[f"loss/dataset/{d}"] * logs[f"tokens/dataset/{d}"] for d in ("a", "b", "unknown"))
+    assert weighted / n == pytest.approx(float(loss), rel=1e-6)
+
+
+def test_a_loss_path_without_per_token_values_is_an_error_not_silence():
+    trainer = _installed(FusedLossTrainer)
+    batch = trainer.data_collator([dict(s) for s in SAMPLES])
+    with pytest.raises(RuntimeError, match="no per-token losses"):
+        trainer.compute_loss(None, dict(batch))

@@ -1,88 +1,52 @@
 """Trainer mixin: per-dataset and per-token-type loss / token accuracy, logged with the trainer.
 
-:class:`TelemetryMixin` goes in front of an ms-swift ``Seq2SeqTrainer`` (or a subclass). In
-``compute_loss`` it pops the ``telemetry_*`` tensors the :class:`~.collator.TelemetryCollator`
-added (before the model sees the batch), runs the normal loss, then, without gradients,
-computes every supervised token's cross entropy and argmax hit from the same logits and adds
-them to per-group sums. In ``log`` (called on every rank at the same points: each logging
-step and after evaluation) it all-reduces the sums table once and adds
+:class:`TelemetryMixin` goes in front of an ms-swift ``Seq2SeqTrainer`` (or a subclass). Nothing is
+recomputed: the per-token losses are the ones the training loss is reduced from (the model's loss
+hook is a :class:`~.token_loss.TokenLossTap`; on ms-swift's own per-token path they are
+``outputs.loss``), and the per-token hits come from the argmax ms-swift takes for its ``token_acc``
+(:meth:`TelemetryMixin._compute_acc`). ``compute_loss`` pops the ``telemetry_*`` tensors the
+:class:`~.collator.TelemetryCollator` added (before the model sees the batch), runs the normal
+loss, and adds the step's per-token values to per-group sums. In ``log`` (called on every rank at
+the same points: each logging step and after evaluation) it all-reduces the sums table once and adds
 ``loss/dataset/<name>``, ``acc/dataset/<name>``, ``tokens/dataset/<name>``,
-``loss/token_type/{desc,coord,structure}``, ... (``eval_`` prefixed during evaluation) to the
-logs, so ``report_to`` backends and ms-swift's ``logging.jsonl`` receive them.
+``loss/token_type/{desc,coord,structure}``, ... (``eval_`` prefixed during evaluation) to the logs,
+so ``report_to`` backends and ms-swift's ``logging.jsonl`` receive them.
 
-Values are over the tokens of the whole logging window (all micro-batches, all ranks); the
-token loss is the plain cross entropy (``loss_scale`` weights are not applied).
+Values are token-weighted over the whole logging window (all micro-batches, all ranks): with
+``logging_steps: 1`` the groups of one family recombine to the logged ``loss``. A token's loss is the
+term the training loss sums (``loss_scale`` / DFT weights included when they are on).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 
 from .collator import DATASET_IDS_KEY, TOKEN_TYPES_KEY, UNKNOWN_DATASET, TelemetryCollator
 from .reduction import GroupLayout, all_reduce_sums, group_sums, metrics_from_sums
+from .token_loss import ArgmaxedLogits, TokenLossTap, install_loss_tap, per_token_from_outputs, token_hits
 from .token_types import IGNORE_INDEX, TOKEN_TYPE_NAMES, PieceCache
 
 logger = logging.getLogger(__name__)
 
 DATASET, TOKEN_TYPE = "dataset", "token_type"
-CHUNK_ROWS = 256  # logits rows upcast to float32 at a time
 
 
 @dataclass
 class TelemetryState:
     layout: GroupLayout
+    tap: TokenLossTap | None = None
     sums: dict[str, torch.Tensor] = field(default_factory=dict)  # mode -> [rows, 3]
-    warned: set[str] = field(default_factory=set)
+    hits: torch.Tensor | None = None  # this step's per-token argmax hits (set in _compute_acc)
 
     def table(self, mode: str, device: torch.device) -> torch.Tensor:
         if mode not in self.sums:
             self.sums[mode] = torch.zeros(len(self.layout), 3, dtype=torch.float64, device=device)
         return self.sums[mode]
-
-    def warn_once(self, key: str, message: str) -> None:
-        if key not in self.warned:
-            self.warned.add(key)
-            logger.warning("telemetry: %s", message)
-
-
-def _supervised_runs(row_mask: torch.Tensor) -> list[tuple[int, int]]:
-    """[start, end) of each run of consecutive True positions in a 1-D mask."""
-    pos = row_mask.nonzero(as_tuple=True)[0]
-    if pos.numel() == 0:
-        return []
-    breaks = (pos[1:] != pos[:-1] + 1).nonzero(as_tuple=True)[0] + 1
-    return [(int(run[0]), int(run[-1]) + 1) for run in torch.tensor_split(pos, breaks.tolist())]
-
-
-def token_loss_and_correct(logits: torch.Tensor, labels: torch.Tensor,
-                           chunk_rows: int = CHUNK_ROWS) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per supervised token (``labels[..., 1:] != -100``, row-major): CE of the shifted
-    prediction and whether its argmax is right.
-
-    Supervised tokens come in contiguous spans (assistant turns), so the vocabulary-wide logits
-    are read as views of each span, ``chunk_rows`` rows at a time (upcast only when not float32):
-    CE = logsumexp(row) - row[target]. No gathered copy of the logits is made.
-    """
-    sel = labels[:, 1:] != IGNORE_INDEX
-    losses, hits = [], []
-    for b in range(labels.shape[0]):
-        for start, end in _supervised_runs(sel[b]):
-            for lo in range(start, end, chunk_rows):
-                hi = min(lo + chunk_rows, end)
-                lg = logits[b, lo:hi]
-                if lg.dtype != torch.float32:
-                    lg = lg.float()
-                target = labels[b, lo + 1: hi + 1]
-                losses.append(torch.logsumexp(lg, dim=-1) - lg.gather(1, target[:, None]).squeeze(1))
-                hits.append(lg.argmax(dim=-1) == target)
-    if not losses:
-        empty = logits.new_zeros(0, dtype=torch.float32)
-        return empty, empty.bool()
-    return torch.cat(losses), torch.cat(hits)
 
 
 def shifted_ids(labels: torch.Tensor, flat_ids: torch.Tensor) -> torch.Tensor | None:
@@ -96,44 +60,29 @@ def shifted_ids(labels: torch.Tensor, flat_ids: torch.Tensor) -> torch.Tensor | 
     return full[:, 1:][labels[:, 1:] != IGNORE_INDEX]
 
 
-class TelemetryMixin:
-    """Put before the ms-swift trainer class in the MRO; needs ``self._telemetry``."""
+def add_group_sums(state: TelemetryState, mode: str, labels: torch.Tensor, flat: dict[str, torch.Tensor | None],
+                   token_loss: torch.Tensor, hits: torch.Tensor | None) -> None:
+    """Add one micro-batch's per-token values to the ``mode`` table, per family present in ``flat``."""
+    table = state.table(mode, token_loss.device)
+    for family, ids in flat.items():
+        if ids is None:
+            continue
+        local = shifted_ids(labels, ids)
+        if local is None or local.numel() != token_loss.numel():
+            raise RuntimeError(
+                f"telemetry: the batch's {family} ids ({ids.numel()}) do not line up with its "
+                f"{token_loss.numel()} supervised tokens: something between the point the ids were taken "
+                "(the collator; GKD: _encode_samples) and the loss changed the labels (set "
+                "custom.telemetry.per_dataset/per_token_type to false to train without telemetry)")
+        offset = state.layout.offset(family)
+        sums = group_sums(state.layout.size(family), local.to(token_loss.device), token_loss, hits)
+        table[offset: offset + sums.shape[0]] += sums
+
+
+class TelemetryLogMixin:
+    """``log``: all-reduce the window's sums table once (every rank, same points) and add the metrics."""
 
     _telemetry: TelemetryState
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        flat = {DATASET: inputs.pop(DATASET_IDS_KEY, None), TOKEN_TYPE: inputs.pop(TOKEN_TYPES_KEY, None)}
-        labels = inputs.get("labels")
-        loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
-                                             num_items_in_batch=num_items_in_batch)
-        self._telemetry_update(outputs, labels, flat)
-        return (loss, outputs) if return_outputs else loss
-
-    @torch.no_grad()
-    def _telemetry_update(self, outputs: Any, labels: torch.Tensor | None,
-                          flat: dict[str, torch.Tensor | None]) -> None:
-        state = self._telemetry
-        logits = outputs.get("logits") if isinstance(outputs, dict) else getattr(outputs, "logits", None)
-        if labels is None or logits is None or all(v is None for v in flat.values()):
-            return
-        if logits.dim() != 3 or logits.shape[:2] != labels.shape:
-            state.warn_once("shape", f"logits {tuple(logits.shape)} do not line up with labels "
-                                     f"{tuple(labels.shape)}; per-group metrics skipped")
-            return
-        token_loss, correct = token_loss_and_correct(logits, labels)
-        mode = "train" if self.model.training else "eval"
-        table = state.table(mode, token_loss.device)
-        for family, ids in flat.items():
-            if ids is None:
-                continue
-            local = shifted_ids(labels, ids)
-            if local is None:
-                state.warn_once(family, f"{family} ids do not match the supervised tokens "
-                                        "(sequence parallel?); skipped")
-                continue
-            offset = state.layout.offset(family)
-            sums = group_sums(state.layout.size(family), local.to(token_loss.device), token_loss, correct)
-            table[offset: offset + sums.shape[0]] += sums
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
         state = self._telemetry
@@ -143,6 +92,52 @@ class TelemetryMixin:
         table.zero_()
         logs.update(metrics_from_sums(state.layout, total, "eval_" if mode == "eval" else ""))
         return super().log(logs, *args, **kwargs)
+
+
+class TelemetryMixin(TelemetryLogMixin):
+    """Put before the ms-swift trainer class in the MRO; needs ``self._telemetry``."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        flat = {DATASET: inputs.pop(DATASET_IDS_KEY, None), TOKEN_TYPE: inputs.pop(TOKEN_TYPES_KEY, None)}
+        labels = inputs.get("labels")
+        state = self._telemetry
+        state.hits = None
+        if state.tap is not None:
+            state.tap.take()
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
+                                             num_items_in_batch=num_items_in_batch)
+        if labels is not None and any(v is not None for v in flat.values()):
+            self._telemetry_update(outputs, labels, flat)
+        return (loss, outputs) if return_outputs else loss
+
+    def _compute_acc(self, outputs, labels, cu_seqlens=None) -> None:
+        # ms-swift's token accuracy takes the argmax of the logits: take it once here, keep the hits.
+        logits = getattr(outputs, "logits", None)
+        if not torch.is_tensor(logits) or logits.dim() != 3 or self.task_type != "causal_lm":
+            return super()._compute_acc(outputs, labels, cu_seqlens=cu_seqlens)
+        with torch.no_grad():
+            preds = logits.argmax(dim=-1)
+        if preds.shape == labels.shape:
+            self._telemetry.hits = token_hits(preds, labels)
+        return super()._compute_acc(SimpleNamespace(logits=ArgmaxedLogits(preds)), labels, cu_seqlens=cu_seqlens)
+
+    @torch.no_grad()
+    def _telemetry_update(self, outputs: Any, labels: torch.Tensor, flat: dict[str, torch.Tensor | None]) -> None:
+        state = self._telemetry
+        token_loss = state.tap.take() if state.tap is not None else None
+        if token_loss is None:
+            loss = outputs.get("loss") if isinstance(outputs, dict) else getattr(outputs, "loss", None)
+            token_loss = per_token_from_outputs(loss, labels)
+        if token_loss is None:
+            raise RuntimeError(
+                "telemetry: this step's loss path produced no per-token losses (a fused / chunked cross "
+                "entropy, a custom loss_type or label smoothing); the config check should have refused "
+                "it. Set custom.telemetry.per_dataset and per_token_type to false, or use the default loss.")
+        hits, state.hits = state.hits, None
+        if hits is not None and hits.numel() != token_loss.numel():
+            hits = None
+        mode = "train" if self.model.training else "eval"
+        add_group_sums(state, mode, labels, flat, token_loss, hits)
 
 
 _CLASSES: dict[type, type] = {}
@@ -157,9 +152,20 @@ def telemetry_class(base: type) -> type:
     return _CLASSES[base]
 
 
+def telemetry_layout(dataset_names: tuple[str, ...] | list[str], per_dataset: bool,
+                     per_token_type: bool) -> GroupLayout:
+    families = []
+    if per_dataset:
+        families.append((DATASET, (*dataset_names, UNKNOWN_DATASET)))
+    if per_token_type:
+        families.append((TOKEN_TYPE, TOKEN_TYPE_NAMES))
+    return GroupLayout(tuple(families))
+
+
 def install_telemetry(trainer: Any, *, dataset_names: tuple[str, ...] | list[str], per_dataset: bool,
                       per_token_type: bool, tokenizer: Any = None) -> Any:
-    """Turn a constructed trainer into its telemetry subclass and wrap its data collator.
+    """Turn a constructed trainer into its telemetry subclass, wrap its data collator and route the
+    model's loss through a :class:`~.token_loss.TokenLossTap`.
 
     The trainer's class is swapped for ``telemetry_class(type(trainer))`` (the mixin adds no
     constructor state beyond ``_telemetry``, set here), so ms-swift keeps building the trainer
@@ -169,13 +175,9 @@ def install_telemetry(trainer: Any, *, dataset_names: tuple[str, ...] | list[str
         return trainer
     if isinstance(trainer, TelemetryMixin):
         raise RuntimeError(f"telemetry is already installed on this {type(trainer).__name__}")  # noqa: TRY004
-    families = []
-    if per_dataset:
-        families.append((DATASET, (*dataset_names, UNKNOWN_DATASET)))
-    if per_token_type:
-        families.append((TOKEN_TYPE, TOKEN_TYPE_NAMES))
+    tap = install_loss_tap(trainer.model)
     trainer.__class__ = telemetry_class(type(trainer))
-    trainer._telemetry = TelemetryState(GroupLayout(tuple(families)))
+    trainer._telemetry = TelemetryState(telemetry_layout(dataset_names, per_dataset, per_token_type), tap=tap)
     tokenizer = tokenizer if tokenizer is not None else trainer.template.tokenizer
     trainer.data_collator = TelemetryCollator(
         trainer.data_collator,

@@ -10,6 +10,7 @@ exactly one ``all_reduce`` per log, even when it saw no token of some group.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,11 +47,16 @@ class GroupLayout:
 
 
 def group_sums(n_groups: int, group_ids: torch.Tensor, token_loss: torch.Tensor,
-               correct: torch.Tensor) -> torch.Tensor:
-    """``[n_groups, 3]`` float64 sums of (loss, correct, count) per group id; ids < 0 are skipped."""
+               correct: torch.Tensor | None) -> torch.Tensor:
+    """``[n_groups, 3]`` float64 sums of (loss, correct, count) per group id; ids < 0 are skipped.
+
+    ``correct`` None (no argmax on this loss path): the correct column is NaN, so the group's
+    accuracy is not logged for the window."""
     keep = group_ids >= 0
     ids = group_ids[keep].long()
-    values = torch.stack([token_loss[keep].double(), correct[keep].double(),
+    hits = (torch.full_like(token_loss[keep], float("nan"), dtype=torch.float64) if correct is None
+            else correct[keep].double())
+    values = torch.stack([token_loss[keep].double(), hits,
                           torch.ones_like(ids, dtype=torch.float64)], dim=1)
     out = torch.zeros(n_groups, N_FIELDS, dtype=torch.float64, device=token_loss.device)
     return out.index_add_(0, ids, values)
@@ -76,13 +82,14 @@ def all_reduce_sums(local: torch.Tensor) -> torch.Tensor:
 
 
 def metrics_from_sums(layout: GroupLayout, sums: torch.Tensor, prefix: str = "") -> dict[str, float]:
-    """``{prefix}loss/<family>/<name>``, ``acc/...``, ``tokens/...`` for groups with tokens."""
+    """``{prefix}loss/<family>/<name>``, ``acc/...`` (when known), ``tokens/...`` for groups with tokens."""
     logs: dict[str, float] = {}
     table = sums.detach().cpu().tolist()
     for (family, name), (loss, correct, count) in zip(layout.rows, table):
         if count <= 0:
             continue
         logs[f"{prefix}loss/{family}/{name}"] = loss / count
-        logs[f"{prefix}acc/{family}/{name}"] = correct / count
+        if math.isfinite(correct):
+            logs[f"{prefix}acc/{family}/{name}"] = correct / count
         logs[f"{prefix}tokens/{family}/{name}"] = count
     return logs
