@@ -45,7 +45,8 @@ def telemetry_problems(mode: Mode, resolved: ResolvedConfig, per_dataset: bool, 
     """One problem per setting that leaves telemetry without per-token losses (none when telemetry is off)."""
     if not (per_dataset or per_token_type):
         return []
-    where_on = resolved.where("custom.telemetry")
+    where_on = (resolved.where("custom.telemetry") if resolved.get("custom.telemetry", None) is not None
+                else "the default in this mode")
     problems = []
     for key, (is_on, why, modes) in _CONFLICTS.items():
         value = resolved.get(key, None)

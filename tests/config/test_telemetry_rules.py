@@ -25,7 +25,7 @@ def test_conflicting_loss_path_is_refused_with_the_way_out(preset, override, say
     text = str(err.value)
     key = override.split("=")[0]
     assert says in text and f"{key} (override:{override})" in text
-    assert "custom.telemetry (on, configs/base.yaml" in text and "per_token_type to false" in text
+    assert "custom.telemetry (on, the default in this mode)" in text and "per_token_type to false" in text
     load_training_config(preset, [override, *OFF])  # telemetry off: the setting is fine for this rule
 
 
