@@ -1,5 +1,6 @@
 """A smoke SFT with custom.detection_eval logs eval_det/* at least twice, on 1 and on 2 gloo ranks, with identical
-values for the same weights (learning rate 0: every evaluation sees the initial checkpoint)."""
+values for the same weights (learning rate 1e-12, the smallest a config accepts in effect: an Adam step of that size
+is below float32 resolution of the weights, so every evaluation sees the initial checkpoint)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow  # two 2-step smoke SFTs (1 rank, 2 ranks) and a 2-step stage2_ab, each with small generations: ~3-4 min
 
-OVERRIDES = ["training.max_steps=2", "training.save_strategy='no'", "training.learning_rate=0.0",
+OVERRIDES = ["training.max_steps=2", "training.save_strategy='no'", "training.learning_rate=1e-12",
              "training.vit_lr=0.0", "training.aligner_lr=0.0", "custom.detection_eval.enabled=true",
              "custom.detection_eval.every_steps=1", "custom.detection_eval.num_samples=3",
              "custom.detection_eval.max_new_tokens=12", "custom.detection_eval.batch_size=2"]
