@@ -50,7 +50,9 @@ def write_control(data: Path, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
     images = [str(data / r["images"][0]) for r in rows]
-    shift = len(rows) // 2 + 1  # a rotation: no record keeps its own image
+    if len(rows) < 2:
+        raise SystemExit(f"the control needs at least 2 training records to swap images, {data} has {len(rows)}")
+    shift = len(rows) // 2  # a rotation by 1 <= shift < n: no record keeps its own image
     lines = [json.dumps({**r, "images": [images[(i + shift) % len(rows)]]}) for i, r in enumerate(rows)]
     (out / "train.jsonl").write_text("\n".join(lines) + "\n")
     val = [json.loads(line) for line in (data / "val.jsonl").read_text().splitlines()]
