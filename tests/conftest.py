@@ -34,12 +34,3 @@ def synthetic_data_dir() -> Path:
     from src.datasets.synthetic import SyntheticSpec, generate_dataset
 
     return generate_dataset(ARTIFACTS / "data" / "synthetic_dense", SyntheticSpec(seed=0, n_train=64, n_val=16))
-
-
-@pytest.fixture(scope="session")
-def easy_data_dir() -> Path:
-    """The easy learning-check split (one or two large shapes on black; docs/learning.md)."""
-    from src.datasets.synthetic import SyntheticSpec, generate_dataset
-
-    return generate_dataset(ARTIFACTS / "data" / "synthetic_easy",
-                            SyntheticSpec(seed=0, n_train=512, n_val=64, easy=True))
