@@ -65,8 +65,8 @@ def write_control(data: Path, out: Path) -> Path:
     return fusion
 
 
-def overrides(run_dir: Path, steps: int, every: int, fusion: Path | None) -> list[str]:
-    out = [f"training.output_dir={run_dir}", f"training.logging_dir={run_dir}/tb", f"training.max_steps={steps}",
+def overrides(run_dir: Path, steps: int, every: int, fusion: Path | None, extra: list[str]) -> list[str]:
+    out = [*extra, f"training.output_dir={run_dir}", f"training.logging_dir={run_dir}/tb", f"training.max_steps={steps}",
            f"training.save_steps={every}", f"training.eval_steps={every}", "training.save_total_limit=null"]
     return out + ([f"custom.fusion_config={fusion}"] if fusion else [])
 
@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-every", type=int, default=40)
     ap.add_argument("--train", type=int, default=512, help="easy training records")
     ap.add_argument("--val", type=int, default=16, help="val records evaluated at each point")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for both runs, e.g. training.learning_rate=3.0e-3 (repeatable)")
     ap.add_argument("--out", default="output/bench/learning")
     ap.add_argument("--png", default="benchmarks/learning_curves.png")
     ap.add_argument("--results", default=None, help="RESULTS.md path, or 'none' (default: benchmarks/RESULTS.md)")
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     curves, walls = {}, {}
     for name, fusion in (("real", None), ("control", control_fusion)):
         run_dir = out / name
-        over = overrides(run_dir, args.steps, args.eval_every, fusion)
+        over = overrides(run_dir, args.steps, args.eval_every, fusion, args.set)
         print(f"training {name}: {args.steps} steps ...", flush=True)
         walls[name] = train(run_dir, over)
         t0 = time.perf_counter()
@@ -165,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         walls[name + " eval"] = time.perf_counter() - t0
     header = ["run", "step", *KEYS]
     rows = [[name, row["step"], *(fmt(row[k]) for k in KEYS)] for name, curve in curves.items() for row in curve]
-    setup = f"preset {PRESET}, {args.train} easy train records, {args.val} val records, {args.steps} steps of batch 8"
+    setup = (f"preset {PRESET} {' '.join(args.set)}, {args.train} easy train records, {args.val} val records, "
+             f"{args.steps} steps of batch 8")
     lines = [C.machine_line(), setup, ""]
     lines += C.print_table(rows, header)
     real, control = curves["real"][-1], curves["control"][-1]
