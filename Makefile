@@ -8,7 +8,7 @@ INSTALL_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut
 ART := artifacts
 SMOKE_CONFIG ?= configs/smoke/sft_dense_tiny.yaml
 
-.PHONY: install artifacts smoke test test-fast bench validate lint clean-artifacts
+.PHONY: install artifacts smoke test test-fast bench learn validate lint clean-artifacts
 
 install: $(INSTALL_STAMP)
 
@@ -27,6 +27,7 @@ artifacts: install
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_dense --train 64 --val 16 --seed 0
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_dense_b --train 48 --val 8 --seed 1
 	$(PY) -m src.datasets.synthetic_chat --out $(ART)/data/synthetic_chat --train 32 --val 8 --seed 0
+	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_easy --easy --train 512 --val 64 --seed 0
 
 # Re-running keeps the earlier smoke run: it moves to <run dir>/previous_runs/<time>/.
 smoke: artifacts
@@ -47,6 +48,11 @@ validate: install
 # Every benchmark, results appended to benchmarks/RESULTS.md, summary against the 15-minute budget.
 bench: artifacts
 	$(PY) benchmarks/run_all.py
+
+# Does the launcher teach the tiny model to see? Real run vs image-shuffled control, curves + PNG
+# (docs/learning.md). About 10 CPU-minutes on an idle 2-core machine; figures go to RESULTS.md.
+learn: artifacts
+	$(PY) benchmarks/bench_learning.py $(LEARN_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src scripts tests benchmarks

@@ -10,7 +10,13 @@ sides are multiples of 32. Geometry is in the continuous pixel frame of src/data
   centres of those pixels, (i + 0.5, j + 0.5), so flips, rotations and crops of the record land
   where the same PIL op moves the drawn pixels.
 
+The `easy` split (`--easy`) is what a learning check needs: a 128 x 128 dark image with one or two
+large, well-separated filled shapes (rectangle, triangle or ellipse) in one of four colours, each
+annotated by the tight `bbox_2d` of its drawn pixels. Twelve descs, no overlaps, short answers: a
+tiny model trained on a CPU can be seen to read colour, shape and place from the pixels.
+
 CLI: `python -m src.datasets.synthetic --out artifacts/data/synthetic_dense --train 64 --val 16`
+     `python -m src.datasets.synthetic --out artifacts/data/synthetic_easy --easy --train 512 --val 64`
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 BACKGROUND = (245, 245, 240)
 SIDES = (128, 160, 192, 224, 256)  # multiples of 32
+EASY_SIDE = 128
+EASY_BACKGROUND = (0, 0, 0)
+EASY_COLOURS = ("red", "green", "blue", "yellow")
+EASY_SHAPES = ("rectangle", "triangle", "ellipse")
+EASY_SIZE = (40, 72)  # side of an easy object's extent in pixels, inclusive range
 
 
 @dataclass(frozen=True)
@@ -51,9 +62,13 @@ class SyntheticSpec:
     min_objects: int = 1
     max_objects: int = 5
     with_summary: bool = True
+    easy: bool = False  # the easy learning-check split (module docstring); ignores min/max_objects
 
     def fingerprint(self) -> str:
-        payload = json.dumps({"generator": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
+        fields = asdict(self)
+        if not self.easy:
+            del fields["easy"]  # the dense split keeps the fingerprint it had before the easy split existed
+        payload = json.dumps({"generator": GENERATOR_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -113,6 +128,15 @@ def _sample_geometry(rng: np.random.Generator, kind: str, w: int, h: int) -> dic
     return {"line": _line(rng, w, h)}
 
 
+def _record(w: int, h: int, objects: list[dict], spec: SyntheticSpec) -> dict:
+    record = {"width": w, "height": h, "objects": objects}
+    if spec.with_summary:
+        kinds = sorted({o["desc"].split(" ", 1)[1] for o in objects})
+        noun = "object" if len(objects) == 1 else "objects"
+        record["summary"] = f"{len(objects)} {noun}: " + ", ".join(kinds)
+    return record
+
+
 def make_record(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[Image.Image, dict]:
     """One image and its record (without the `images` path).
 
@@ -148,18 +172,50 @@ def make_record(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[Image.Im
             pts = geom["line"]
             draw.line(list(zip(pts[::2], pts[1::2])), fill=COLOURS[colour], width=3)
             objects.append({"desc": f"{colour} line", "line": pixel_centres(pts)})
-    record = {"width": w, "height": h, "objects": objects}
-    if spec.with_summary:
-        kinds = sorted({o["desc"].split(" ", 1)[1] for o in objects})
-        noun = "object" if len(objects) == 1 else "objects"
-        record["summary"] = f"{len(objects)} {noun}: " + ", ".join(kinds)
-    return image, record
+    return image, _record(w, h, objects, spec)
+
+
+def _easy_shape(draw: ImageDraw.ImageDraw, shape: str, box: list[int], colour: tuple[int, int, int]) -> None:
+    x1, y1, x2, y2 = box[0], box[1], box[2] - 1, box[3] - 1  # inclusive pixel indices
+    if shape == "rectangle":
+        draw.rectangle([x1, y1, x2, y2], fill=colour)
+    elif shape == "ellipse":
+        draw.ellipse([x1, y1, x2, y2], fill=colour)
+    else:  # an isosceles triangle standing on the box's bottom edge
+        draw.polygon([((x1 + x2) // 2, y1), (x2, y2), (x1, y2)], fill=colour)
+
+
+def make_easy_record(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[Image.Image, dict]:
+    """One easy image: one or two large shapes on black, each with the tight box of its pixels."""
+    side = EASY_SIDE
+    image = Image.new("RGB", (side, side), EASY_BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    objects: list[dict] = []
+    boxes: list[tuple] = []
+    for _ in range(int(rng.integers(1, 3))):
+        colour, shape = str(rng.choice(EASY_COLOURS)), str(rng.choice(EASY_SHAPES))
+        for _attempt in range(30):
+            bw, bh = (int(v) for v in rng.integers(EASY_SIZE[0], EASY_SIZE[1] + 1, size=2))
+            x1, y1 = int(rng.integers(0, side - bw + 1)), int(rng.integers(0, side - bh + 1))
+            box = [x1, y1, x1 + bw, y1 + bh]
+            if not any(_overlaps(tuple(box), b, margin=8) for b in boxes):
+                break
+        else:
+            continue  # no room for a second shape: the record holds one
+        layer = Image.new("1", (side, side), 0)
+        _easy_shape(ImageDraw.Draw(layer), shape, box, 1)
+        _easy_shape(draw, shape, box, COLOURS[colour])
+        ys, xs = np.nonzero(np.asarray(layer))
+        tight = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]  # half-open
+        boxes.append(tuple(box))
+        objects.append({"desc": f"{colour} {shape}", "bbox_2d": tight})
+    return image, _record(side, side, objects, spec)
 
 
 def _write_split(root: Path, split: str, n: int, rng: np.random.Generator, spec: SyntheticSpec) -> None:
     lines = []
     for i in range(n):
-        image, record = make_record(rng, spec)
+        image, record = (make_easy_record if spec.easy else make_record)(rng, spec)
         rel = f"images/{split}_{i:06d}.png"
         image.save(root / rel, optimize=False)
         lines.append(json.dumps({"images": [rel], **record}, separators=(",", ":")))
@@ -200,10 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=64)
     parser.add_argument("--val", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--easy", action="store_true", help="the easy learning-check split (few large shapes)")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    generate_dataset(args.out, SyntheticSpec(seed=args.seed, n_train=args.train, n_val=args.val), args.force)
+    spec = SyntheticSpec(seed=args.seed, n_train=args.train, n_val=args.val, easy=args.easy)
+    generate_dataset(args.out, spec, args.force)
     return 0
 
 

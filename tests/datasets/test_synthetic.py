@@ -92,3 +92,45 @@ def test_objects_never_overlap(tmp_path, seed):
         for i, a in enumerate(boxes):
             for b in boxes[i + 1:]:
                 assert a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1]
+
+
+def test_easy_split_is_few_large_separated_shapes_with_tight_boxes(tmp_path):
+    from src.datasets.synthetic import EASY_BACKGROUND, EASY_COLOURS, EASY_SHAPES
+
+    spec = SyntheticSpec(seed=5, n_train=40, n_val=4, easy=True)
+    root = generate_dataset(tmp_path / "easy", spec)
+    again = generate_dataset(tmp_path / "again", spec)
+    assert (root / "train.jsonl").read_bytes() == (again / "train.jsonl").read_bytes()
+    descs, counts = set(), set()
+    for rec in _records(root):
+        pixels = np.asarray(Image.open(root / rec["images"][0]).convert("RGB"))
+        assert rec["width"] == rec["height"] == 128
+        counts.add(len(rec["objects"]))
+        drawn = np.zeros(pixels.shape[:2], bool)
+        for obj in rec["objects"]:
+            assert set(obj) == {"desc", "bbox_2d"}
+            colour, shape = obj["desc"].split(" ")
+            assert colour in EASY_COLOURS and shape in EASY_SHAPES
+            descs.add(obj["desc"])
+            x1, y1, x2, y2 = obj["bbox_2d"]
+            assert x2 - x1 >= 30 and y2 - y1 >= 30  # large: at least a quarter of the side
+            mask = _colour_mask(pixels, obj["desc"])
+            ys, xs = np.nonzero(mask[max(y1 - 4, 0):y2 + 4, max(x1 - 4, 0):x2 + 4])
+            # The box is the tight extent of the shape's own pixels (half-open).
+            assert [xs.min() + max(x1 - 4, 0), ys.min() + max(y1 - 4, 0)] == [x1, y1]
+            assert [xs.max() + max(x1 - 4, 0) + 1, ys.max() + max(y1 - 4, 0) + 1] == [x2, y2]
+            drawn[y1:y2, x1:x2] |= mask[y1:y2, x1:x2]
+        boxes = [o["bbox_2d"] for o in rec["objects"]]
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:  # well separated
+                assert a[2] + 4 <= b[0] or b[2] + 4 <= a[0] or a[3] + 4 <= b[1] or b[3] + 4 <= a[1]
+        background = np.all(pixels == np.array(EASY_BACKGROUND), axis=-1)
+        assert np.array_equal(~background, drawn)  # nothing else was drawn
+    assert counts == {1, 2}
+    assert len(descs) >= 10  # nearly all 12 colour x shape pairs occur in 40 records
+
+
+def test_easy_flag_keeps_the_dense_fingerprint():
+    # Adding the easy split did not invalidate everyone's cached dense data.
+    assert SyntheticSpec(seed=0, n_train=64, n_val=16).fingerprint() == "3c091434dc435840"
+    assert SyntheticSpec(seed=0, n_train=64, n_val=16, easy=True).fingerprint() != "3c091434dc435840"

@@ -1,0 +1,40 @@
+"""bench_learning's own logic: the control breaks only the image-text link; desc accuracy counts right."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+import bench_learning as bench
+
+
+def test_control_keeps_every_label_and_gives_every_record_another_image(tmp_path):
+    from src.datasets.synthetic import SyntheticSpec, generate_dataset
+
+    data = generate_dataset(tmp_path / "easy", SyntheticSpec(seed=2, n_train=9, n_val=3, easy=True))
+    fusion = bench.write_control(data, tmp_path / "control")
+    real = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
+    control = [json.loads(line) for line in (tmp_path / "control" / "train.jsonl").read_text().splitlines()]
+    assert [r["objects"] for r in control] == [r["objects"] for r in real]  # labels kept, in order
+    own = [str(data / r["images"][0]) for r in real]
+    assert sorted(r["images"][0] for r in control) == sorted(own)  # the same images, permuted ...
+    assert all(c["images"][0] != o for c, o in zip(control, own))  # ... none left with its record
+    val = [json.loads(line) for line in (tmp_path / "control" / "val.jsonl").read_text().splitlines()]
+    assert [v["images"][0] for v in val] == [str(data / f"images/val_{i:06d}.png") for i in range(3)]  # val is real
+    assert str(tmp_path / "control" / "train.jsonl") in fusion.read_text()
+
+
+def test_desc_accuracy_is_multiset_overlap_over_the_larger_side(tmp_path):
+    val = tmp_path / "val.jsonl"
+    val.write_text("\n".join(json.dumps({"objects": objs}) for objs in (
+        [{"desc": "red ellipse"}, {"desc": "blue triangle"}], [{"desc": "green rectangle"}])) + "\n")
+    preds = tmp_path / "predictions.jsonl"
+    preds.write_text("\n".join(json.dumps(p) for p in (
+        {"index": 0, "objects": [{"desc": "red ellipse"}, {"desc": "red ellipse"}, {"desc": "blue triangle"}]},
+        {"index": 1, "objects": []})) + "\n")
+    # image 0: 2 right of max(3 predicted, 2 true); image 1: 0 of max(0, 1)
+    assert bench.desc_accuracy(preds, val) == 2 / 4
