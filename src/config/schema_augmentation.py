@@ -26,6 +26,12 @@ def _ordered_ranges(model: StrictModel, names: tuple[str, ...]) -> None:
             raise ValueError(f"`{name}` is [lo, hi] with lo <= hi, got {value}")
 
 
+def _ordered_pairs(model: StrictModel, pairs: tuple[tuple[str, str], ...]) -> None:
+    for lo, hi in pairs:
+        if getattr(model, lo) > getattr(model, hi):
+            raise ValueError(f"{lo} {getattr(model, lo)} is above {hi} {getattr(model, hi)}")
+
+
 def _nonnegative(model: StrictModel, names: tuple[str, ...]) -> None:
     for name in names:
         if min(getattr(model, name)) < 0:
@@ -35,7 +41,9 @@ def _nonnegative(model: StrictModel, names: tuple[str, ...]) -> None:
 class _Op(StrictModel):
     # Parameters the curriculum may ramp (numbers and [lo, hi] ranges); `prob` always may.
     CURRICULUM: ClassVar[tuple[str, ...]] = ()
-    RANGES: ClassVar[tuple[str, ...]] = ()
+    RANGES: ClassVar[tuple[str, ...]] = ()  # [lo, hi] lists: lo <= hi
+    ORDERED: ClassVar[tuple[tuple[str, str], ...]] = ()  # (lo, hi) field pairs: lo <= hi
+    NONNEGATIVE: ClassVar[tuple[str, ...]] = ()  # ranges of factors: both ends >= 0
 
     def params(self) -> dict[str, Any]:
         """Everything but `name` and `prob`: what the op function reads."""
@@ -44,6 +52,8 @@ class _Op(StrictModel):
     @model_validator(mode="after")
     def _ranges(self) -> _Op:
         _ordered_ranges(self, self.RANGES)
+        _ordered_pairs(self, self.ORDERED)
+        _nonnegative(self, self.NONNEGATIVE)
         return self
 
 
@@ -70,16 +80,12 @@ class ScaleOp(_Op):
     """Resize by a factor in [min_scale, max_scale]; result sides rounded to multiples of 32."""
 
     CURRICULUM = ("min_scale", "max_scale")
+    ORDERED = (("min_scale", "max_scale"),)
     name: Literal["scale"]
     prob: Probability
     min_scale: PositiveFloat
     max_scale: PositiveFloat
 
-    @model_validator(mode="after")
-    def _ordered(self) -> ScaleOp:
-        if self.min_scale > self.max_scale:
-            raise ValueError(f"min_scale {self.min_scale} is above max_scale {self.max_scale}")
-        return self
 
 
 class CropOp(_Op):
@@ -87,17 +93,13 @@ class CropOp(_Op):
     under min_coverage are dropped."""
 
     CURRICULUM = ("min_scale", "max_scale", "min_coverage")
+    ORDERED = (("min_scale", "max_scale"),)
     name: Literal["crop"]
     prob: Probability
     min_scale: Annotated[float, Field(gt=0.0, le=1.0)]
     max_scale: Annotated[float, Field(gt=0.0, le=1.0)]
     min_coverage: Probability
 
-    @model_validator(mode="after")
-    def _ordered(self) -> CropOp:
-        if self.min_scale > self.max_scale:
-            raise ValueError(f"min_scale {self.min_scale} is above max_scale {self.max_scale}")
-        return self
 
 
 class ColorOp(_Op):
@@ -138,17 +140,13 @@ class ResizeByScaleOp(_Op):
     """Resize by a factor uniform in [lo, hi]; sides rounded to multiples of align_multiple."""
 
     CURRICULUM = ("lo", "hi")
+    ORDERED = (("lo", "hi"),)
     name: Literal["resize_by_scale"]
     prob: Probability
     lo: PositiveFloat
     hi: PositiveFloat
     align_multiple: PositiveInt = 32
 
-    @model_validator(mode="after")
-    def _ordered(self) -> ResizeByScaleOp:
-        if self.lo > self.hi:
-            raise ValueError(f"lo {self.lo} is above hi {self.hi}")
-        return self
 
 
 class ExpandToFitAffineOp(_Op):
@@ -170,17 +168,13 @@ class ExpandToFitAffineOp(_Op):
 class ColorJitterOp(_Op):
     """Brightness, contrast, saturation factors, each uniform in its [lo, hi] (1 = unchanged)."""
 
-    CURRICULUM = RANGES = ("brightness", "contrast", "saturation")
+    CURRICULUM = RANGES = NONNEGATIVE = ("brightness", "contrast", "saturation")
     name: Literal["color_jitter"]
     prob: Probability
     brightness: Range = Field(default_factory=lambda: [1.0, 1.0])
     contrast: Range = Field(default_factory=lambda: [1.0, 1.0])
     saturation: Range = Field(default_factory=lambda: [1.0, 1.0])
 
-    @model_validator(mode="after")
-    def _factors(self) -> ColorJitterOp:
-        _nonnegative(self, self.RANGES)
-        return self
 
 
 class GammaOp(_Op):
@@ -202,6 +196,7 @@ class HsvOp(_Op):
     """Hue shift in degrees, saturation and value factors, each uniform in its range."""
 
     CURRICULUM = RANGES = ("hue_delta_deg", "sat", "val")
+    NONNEGATIVE = ("sat", "val")
     name: Literal["hsv"]
     prob: Probability
     hue_delta_deg: Range = Field(default_factory=lambda: [0.0, 0.0])
@@ -212,7 +207,6 @@ class HsvOp(_Op):
     def _limits(self) -> HsvOp:
         if self.hue_delta_deg[0] < -180.0 or self.hue_delta_deg[1] > 180.0:
             raise ValueError(f"`hue_delta_deg` must lie in [-180, 180], got {self.hue_delta_deg}")
-        _nonnegative(self, ("sat", "val"))
         return self
 
 
@@ -239,15 +233,11 @@ class AutoContrastOp(_Op):
 class SharpnessOp(_Op):
     """PIL sharpness enhance with a factor uniform in `factor` (1 = unchanged, 0 = blurred)."""
 
-    CURRICULUM = RANGES = ("factor",)
+    CURRICULUM = RANGES = NONNEGATIVE = ("factor",)
     name: Literal["sharpness"]
     prob: Probability
     factor: Range
 
-    @model_validator(mode="after")
-    def _factors(self) -> SharpnessOp:
-        _nonnegative(self, self.RANGES)
-        return self
 
 
 OP_MODELS: tuple[type[_Op], ...] = (

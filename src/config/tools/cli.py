@@ -103,7 +103,7 @@ def _seed_format(path: str) -> bool:
 
     try:
         return is_seed_format(path)
-    except Exception:  # noqa: BLE001 - unloadable: the plain diff reports it
+    except ConfigError:  # unloadable: the plain diff reports it
         return False
 
 

@@ -19,6 +19,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..extends import EXTENDS_KEY
 from ..fusion import LIST_KEYS
 from ..paths import REPO_ROOT, display_path
@@ -189,7 +190,7 @@ class FileReport:
 def _old_context(path: Path, data: Mapping[str, Any]) -> Context:
     try:
         return Context(resolve_config(path).data)
-    except Exception:  # noqa: BLE001 - a file that does not resolve is still migrated on its own keys
+    except ConfigError:  # a file that does not resolve is still migrated on its own keys
         return Context(data)
 
 
