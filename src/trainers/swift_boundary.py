@@ -11,16 +11,29 @@ prints it and exits 2, no traceback.
 
 `offline=True` (`inspect_config.py validate --deep`) builds the same objects without connecting
 to vLLM servers (`_OfflineRLHFArguments`); the caller supplies stand-in model directories.
+
+ms-swift 4.6 hands `logging_dir` to transformers' TensorBoardCallback through
+`os.environ.setdefault("TENSORBOARD_LOGGING_DIR", ...)`: a value already in the environment (the
+user's shell, or an earlier arguments object in the same process) would silently win over
+`training.logging_dir`. `swift_arguments` sets it to the config's directory first (and says so when
+it replaces a different inherited value); the offline build leaves the environment as it found it.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from src.config import ConfigError, Problem, TrainingConfig
 from src.config.swift_args import build_swift_kwargs, config_sections
 from src.config.swift_fields import SECTION_KEY_ALIASES
+
+logger = logging.getLogger(__name__)
+TENSORBOARD_ENV = "TENSORBOARD_LOGGING_DIR"
 
 # ms-swift arguments our launcher sets itself (build_swift_kwargs), and the config key behind each.
 DERIVED_KEYS: dict[str, str] = {
@@ -153,13 +166,35 @@ def check_optimizer(args: Any) -> None:
                   num_training_steps=steps, scheduler_specific_kwargs=args.lr_scheduler_kwargs)
 
 
+@contextmanager
+def tensorboard_dir_env(logging_dir: str | None, *, restore: bool) -> Iterator[None]:
+    """``TENSORBOARD_LOGGING_DIR`` = ``logging_dir`` (absolute) while ms-swift builds its arguments, so its
+    ``setdefault`` keeps the config's directory; ``restore``: put the previous environment back after."""
+    before = os.environ.get(TENSORBOARD_ENV)
+    if logging_dir is not None:
+        wanted = os.path.abspath(os.path.expanduser(str(logging_dir)))
+        if before is not None and os.path.abspath(before) != wanted and not restore:
+            logger.warning("%s=%s in the environment is replaced by training.logging_dir=%s (tensorboard "
+                           "events go to the config's directory)", TENSORBOARD_ENV, before, wanted)
+        os.environ[TENSORBOARD_ENV] = wanted
+    try:
+        yield
+    finally:
+        if restore:
+            if before is None:
+                os.environ.pop(TENSORBOARD_ENV, None)
+            else:
+                os.environ[TENSORBOARD_ENV] = before
+
+
 def swift_arguments(cfg: TrainingConfig, *, offline: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
     """The run's ms-swift arguments object, or a ConfigError (see the module docstring)."""
     kwargs = build_swift_kwargs(cfg) if kwargs is None else kwargs
     cls = _arguments_class(cfg, offline)
     name = "RLHFArguments" if cfg.is_rlhf else "SftArguments"
     try:
-        args = cls(**kwargs)
+        with tensorboard_dir_env(kwargs.get("logging_dir"), restore=offline):
+            args = cls(**kwargs)
     except Exception as exc:
         raise boundary_error(exc, cfg, kwargs, "arguments", name) from exc
     for stage, check, fallback in (("tuner", check_tuner, ("tuner_type",)),

@@ -73,3 +73,21 @@ def test_mentioned_names():
     assert _mentioned("beta must be in the range [0.0, 1.0]", names) == ["beta"]
     assert _mentioned("NotImplementedError: seq_kd=True is deprecated", names) == ["seq_kd"]
     assert _mentioned("could not load the model weights", names) == []  # one-word names need argument form
+
+
+def test_the_config_logging_dir_wins_over_an_inherited_tensorboard_env(write, tmp_path, monkeypatch, caplog):
+    """ms-swift passes logging_dir to transformers' TensorBoardCallback with os.environ.setdefault: an inherited
+    TENSORBOARD_LOGGING_DIR (a user's shell, an earlier arguments object in the process) must not win silently."""
+    import os
+
+    from src.trainers.swift_boundary import TENSORBOARD_ENV
+
+    monkeypatch.setenv(TENSORBOARD_ENV, str(tmp_path / "elsewhere"))
+    cfg = load_training_config(SMOKE / "sft_dense_tiny.yaml", [f"training.output_dir={tmp_path}/run",
+                                                               f"training.logging_dir={tmp_path}/run/tb"])
+    swift_arguments(cfg, offline=True)  # validate --deep: leaves the environment as it was
+    assert os.environ[TENSORBOARD_ENV] == str(tmp_path / "elsewhere")
+    with caplog.at_level("WARNING", logger="src.trainers.swift_boundary"):
+        swift_arguments(cfg)  # a run: the config's directory, and the replacement is said
+    assert os.environ[TENSORBOARD_ENV] == str(tmp_path / "run" / "tb")
+    assert f"{TENSORBOARD_ENV}={tmp_path / 'elsewhere'} in the environment is replaced" in caplog.text

@@ -47,21 +47,19 @@ def test_eval_det_is_logged_every_step_with_the_same_values_on_one_and_two_ranks
     one = _run(repo_root, tmp_path / "one", 1, "training.report_to=[tensorboard]")
     two = _run(repo_root, tmp_path / "two", 2)
     assert [r["step"] for r in one] == [r["step"] for r in two] == ["1/2", "2/2"]
-    tb = tmp_path / "one" / "tb"
-    if tb.is_dir():  # KNOWN GAP: in a fresh-clone CI replica no event file was written (not reproduced by hand)
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-        events = EventAccumulator(str(tb), size_guidance={"images": 0})
-        events.Reload()
-        assert {"eval/det/overlay_0", "eval/det/overlay_1"} <= set(events.Tags()["images"])  # num_images_to_log 2
-        assert [e.step for e in events.Images("eval/det/overlay_0")] == [1, 2]
-        assert [e.step for e in events.Scalars("eval/det/f1@0.50")] == [1, 2]
+    events = EventAccumulator(str(tmp_path / "one" / "tb"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"eval/det/overlay_0", "eval/det/overlay_1"} <= set(events.Tags()["images"])  # num_images_to_log 2
+    assert [e.step for e in events.Images("eval/det/overlay_0")] == [1, 2]
+    assert [e.step for e in events.Scalars("eval/det/f1@0.50")] == [1, 2]
     for row in one:
         assert row["eval_det/mean_gt_objects"] > 0 and "eval_det/map" in row and "eval_det/f1@0.50" in row
     assert one == two
 
 
-def test_stage2_ab_logs_eval_det_too(tmp_path, repo_root, tiny_model_dir, synthetic_data_dir):
+def test_stage2_ab_logs_eval_det_too(tmp_path, repo_root, warm_coord_model_dir, easy_rl_data_dir):
     out = tmp_path / "s2"
     cmd = [sys.executable, "-m", "src.sft", "--config", "configs/smoke/stage2_ab_tiny.yaml",
            f"training.output_dir={out}", f"training.logging_dir={out}/tb", "training.max_steps=2",
