@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Does training through this launcher teach the tiny model to *see*? Real run vs image-shuffled control.
 
-    python benchmarks/bench_learning.py [--quick] [--steps 160] [--eval-every 40] [--results PATH|none]
+    python benchmarks/bench_learning.py [--quick] [--steps 400] [--eval-every 100] [--results PATH|none]
 
 Two SFT runs of `python -m src.sft --config configs/smoke/sft_easy_tiny.yaml` from the random tiny
 model on the easy synthetic split (`--easy`: one or two large shapes on black, 12 descs), identical
@@ -141,8 +141,8 @@ def fmt(v) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a few steps, to check the benchmark runs")
-    ap.add_argument("--steps", type=int, default=160)
-    ap.add_argument("--eval-every", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--train", type=int, default=512, help="easy training records")
     ap.add_argument("--val", type=int, default=16, help="val records evaluated at each point")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

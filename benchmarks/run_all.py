@@ -26,6 +26,8 @@ import _common as C
 
 BENCH_DIR = Path(__file__).resolve().parent
 TAIL_LINES = 40
+# Within `make bench`'s budget the learning benchmark runs a shorter curve; `make learn` runs its full budget.
+BENCH_ARGS = {"bench_learning": ["--steps", "160", "--eval-every", "40"]}
 
 
 def discover(only: list[str] | None = None) -> list[Path]:
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, str(script)]
         if args.quick and accepts(script, "--quick"):
             cmd.append("--quick")
+        elif not args.quick:
+            cmd += BENCH_ARGS.get(script.stem, [])
         records_itself = accepts(script, "--results")
         if records_itself:
             cmd += ["--results", "none" if results is None else str(results)]

@@ -34,3 +34,28 @@ def synthetic_data_dir() -> Path:
     from src.datasets.synthetic import SyntheticSpec, generate_dataset
 
     return generate_dataset(ARTIFACTS / "data" / "synthetic_dense", SyntheticSpec(seed=0, n_train=64, n_val=16))
+
+
+@pytest.fixture(scope="session")
+def easy_rl_data_dir() -> Path:
+    """The 16 easy records the warm checkpoints were trained on (the RL and GKD smokes' data)."""
+    from src.datasets.synthetic import SyntheticSpec, generate_dataset
+
+    return generate_dataset(ARTIFACTS / "data" / "synthetic_easy_rl", SyntheticSpec(seed=3, n_train=16, n_val=8,
+                                                                                    easy=True))
+
+
+@pytest.fixture(scope="session")
+def warm_model_dir(easy_rl_data_dir) -> Path:
+    """The warm plain-JSON tiny checkpoint (src/models/warm_checkpoint.py; `make artifacts-warm`)."""
+    from src.models.warm_checkpoint import build_warm_checkpoint
+
+    return build_warm_checkpoint("plain")
+
+
+@pytest.fixture(scope="session")
+def warm_coord_model_dir(easy_rl_data_dir) -> Path:
+    """The warm coordinate-token tiny checkpoint (stage2_ab smokes)."""
+    from src.models.warm_checkpoint import build_warm_checkpoint
+
+    return build_warm_checkpoint("coord")

@@ -38,7 +38,8 @@ TIMING = re.compile(r"time|elapsed|memory|speed|remaining|second|per_s|/s$")
 
 
 @pytest.fixture(scope="module", params=sorted(MODES))
-def runs(request, tmp_path_factory, repo_root, tiny_model_dir, tiny_coord_model_dir, synthetic_data_dir):
+def runs(request, tmp_path_factory, repo_root, tiny_model_dir, synthetic_data_dir, warm_model_dir,
+         warm_coord_model_dir):
     mode = request.param
     config = MODES[mode][0]
     root = tmp_path_factory.mktemp(f"resume_{mode}")

@@ -1,8 +1,8 @@
 """Test-only entry point: `python -m src.sft` with rank-dependent Channel-B rollouts.
 
-A random-weight tiny model never writes a parseable object, so every rank would see zero valid
-predictions. For the 2-process test this wrapper keeps the real `hf` generation (the model still
-generates on every rank) and then replaces each completion's text by a CoordJSON document whose
+The model's own rollouts give each rank whatever counts they give (tested on their own in
+test_stage2_ab_smoke.py). To pin the cross-rank reductions against known per-rank counts, this wrapper
+keeps the real `hf` generation (the model still generates on every rank) and then replaces each completion's text by a CoordJSON document whose
 object count depends on the rank and the request index: rank r, request i has ``1 + 2r + i`` valid
 boxes, and rank 1 adds one degenerate box (dropped by the strict filter). So the ranks build
 Channel-B sequences of different lengths and see different numbers of valid predictions.

@@ -135,7 +135,7 @@ def test_log_hook_runs_at_the_first_log_at_or_after_each_due_step(cfg):
     assert trainer.logged[2]["eval_det/parse_rate"] == pytest.approx(2 / 3) and trainer.logged[2]["loss"] == 1.0
 
 
-def test_config_rules(synthetic_data_dir):
+def test_config_rules(synthetic_data_dir, easy_rl_data_dir):
     assert load_training_config(PRESET, ON).custom.detection_eval.num_samples == 3
     with pytest.raises(ConfigError, match="every_steps"):
         load_training_config(PRESET, ["custom.detection_eval.enabled=true"])

@@ -19,7 +19,7 @@ ROW_KEYS = {"messages", "images", "dataset_name", *GT_COLUMNS}
 
 
 @pytest.fixture(scope="module")
-def cfg(synthetic_data_dir):
+def cfg(easy_rl_data_dir):
     return load_training_config("configs/smoke/gkd_tiny.yaml")
 
 
@@ -66,9 +66,9 @@ def test_rows_match_the_sft_conversation_for_the_same_sample(cfg, datasets):
     assert flipped > 0  # hflip with p=0.5 fired on some of the 8 samples
 
 
-def test_eval_rows_are_unaugmented_and_in_file_order(datasets, synthetic_data_dir):
+def test_eval_rows_are_unaugmented_and_in_file_order(datasets, easy_rl_data_dir):
     _, evals = datasets
     row = evals[0]
-    assert row["images"] == [str(synthetic_data_dir / "images" / "val_000000.png")]
-    assert row["dataset_name"] == "synthetic_dense"
+    assert row["images"] == [str(easy_rl_data_dir / "images" / "val_000000.png")]
+    assert row["dataset_name"] == "synthetic_easy_rl"
     assert row["coord_format"] == "norm1000"

@@ -14,7 +14,7 @@ DENSE_REWARDS = ("dense_format", "dense_parse", "dense_loc_fbeta", "dense_cat_f1
 
 
 @pytest.fixture(scope="module")
-def cfg(synthetic_data_dir):
+def cfg(easy_rl_data_dir):
     return load_training_config("configs/smoke/grpo_dense_tiny.yaml")
 
 
@@ -33,13 +33,13 @@ def orms():
     return orms
 
 
-def test_rows_are_prompts_with_ground_truth(train, synthetic_data_dir):
+def test_rows_are_prompts_with_ground_truth(train, easy_rl_data_dir):
     row = train[0]
     assert set(row) == {"messages", "images", "dataset_name", *GT_COLUMNS}
     assert [m["role"] for m in row["messages"]] == ["user"]
     assert row["messages"][0]["content"].startswith("<image>Detect every object")
     (image,) = row["images"]  # no augmentation in this preset: the file itself
-    assert image.startswith(str(synthetic_data_dir)) and image.endswith(".png")
+    assert image.startswith(str(easy_rl_data_dir)) and image.endswith(".png")
     assert row["coord_format"] == "norm1000" and row["gt_objects"]
     assert all(len(set(o) - {"desc"}) == 1 for o in row["gt_objects"])
 
@@ -75,7 +75,7 @@ def test_smoke_rewards_are_registered(orms, cfg):
     check_reward_funcs(cfg, orms)
 
 
-def test_unknown_reward_names_fail_naming_the_key(orms, synthetic_data_dir):
+def test_unknown_reward_names_fail_naming_the_key(orms, easy_rl_data_dir):
     bad = load_training_config("configs/smoke/grpo_dense_tiny.yaml",
                                ["rlhf.reward_funcs=[dense_format,dense_fromat]", "rlhf.reward_weights=[1.0,1.0]"])
     with pytest.raises(ConfigError) as err:
@@ -84,7 +84,7 @@ def test_unknown_reward_names_fail_naming_the_key(orms, synthetic_data_dir):
     assert "dense_fromat" in str(err.value) and "dense_format" in str(err.value)
 
 
-def test_an_assistant_prefix_reaches_the_rewards(orms, synthetic_data_dir):
+def test_an_assistant_prefix_reaches_the_rewards(orms, easy_rl_data_dir):
     cfg = load_training_config("configs/smoke/grpo_dense_tiny.yaml", ["custom.assistant_prefix_format=<DENSE>"])
     rows = [build_rl_datasets(cfg, with_response=False)[0][0]]
     assert rows[0][PREFIX_COLUMN] == "<DENSE>"

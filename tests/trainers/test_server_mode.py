@@ -130,7 +130,7 @@ def test_launcher_fails_fast_before_importing_heavy_modules(case, no_port_preset
     assert not set(HEAVY) & imported
 
 
-def test_gkd_server_mode_is_checked_too(synthetic_data_dir):
+def test_gkd_server_mode_is_checked_too(easy_rl_data_dir):
     cfg = load("rlhf.use_vllm=true", "rlhf.vllm_mode=server", "rlhf.vllm_server_host=[0.0.0.0]",
                "rlhf.vllm_server_port=[8000]", path="configs/smoke/gkd_tiny.yaml")
     assert cfg.mode == "gkd" and cfg.rlhf["vllm_max_model_len"] == cfg.global_max_length

@@ -48,7 +48,7 @@ class ScriptedBackend:
 
 
 @pytest.fixture(scope="module")
-def cfg(synthetic_data_dir, tiny_coord_model_dir):
+def cfg(easy_rl_data_dir, tiny_coord_model_dir):
     return load_training_config("configs/smoke/stage2_ab_tiny.yaml")
 
 
@@ -91,21 +91,21 @@ def test_items_carry_the_channel_a_encoding_and_the_channel_b_source(item, cfg):
     assert [m["role"] for m in src.messages] == ["user"]
     assert src.messages[0]["content"].startswith("<image>")
     assert src.gt_objects and src.width > 0 and src.height > 0 and src.prefix is None
-    assert item[DATASET_NAME_KEY] == "synthetic_dense"
+    assert item[DATASET_NAME_KEY] == "synthetic_easy_rl"
 
 
 def test_the_collator_lifts_the_sources_into_the_batch(item, template):
     collate = Stage2Collator(template.data_collator)
     batch = collate([dict(item), dict(item)])
     assert [s for s, _ in batch[STAGE2_BATCH_KEY]] == [item[STAGE2_KEY]] * 2
-    assert [n for _, n in batch[STAGE2_BATCH_KEY]] == ["synthetic_dense"] * 2
+    assert [n for _, n in batch[STAGE2_BATCH_KEY]] == ["synthetic_easy_rl"] * 2
     assert batch["input_ids"].shape[0] == 2
 
 
 def test_channel_b_labels_are_the_target_labels_after_an_ignored_prompt(item, cfg, template):
     src = item[STAGE2_KEY]
     backend = ScriptedBackend([_valid_rollout(src)])
-    built = _builder(cfg, template, backend).build([(src, "synthetic_dense")], seed=5)
+    built = _builder(cfg, template, backend).build([(src, "synthetic_easy_rl")], seed=5)
     (b_item,), (sample,) = built.items, built.samples
     assert sample.match.n_matched == 1 and sample.match.n_fp == 1
     tokens = tokenize_target(sample.target, template.tokenizer)
@@ -116,7 +116,7 @@ def test_channel_b_labels_are_the_target_labels_after_an_ignored_prompt(item, cf
     assert b_item["labels"] == [IGNORE_INDEX] * len(prompt) + list(tokens.labels) + suffix
     assert tokens.labels[-1] != IGNORE_INDEX  # the closing ]} is supervised (closure supervision)
     assert torch.equal(b_item["pixel_values"], item["pixel_values"])  # the same image inputs as channel A
-    assert b_item[DATASET_NAME_KEY] == "synthetic_dense"
+    assert b_item[DATASET_NAME_KEY] == "synthetic_easy_rl"
     # retargeted coordinates: the context keeps the prediction, the label is the ground truth
     retargeted = [i for i, (a, b) in enumerate(zip(tokens.input_ids, tokens.labels)) if b not in (a, IGNORE_INDEX)]
     assert retargeted

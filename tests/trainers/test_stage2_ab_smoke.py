@@ -1,4 +1,8 @@
-"""stage2_ab end to end on CPU: the smoke preset, and the same run as two DDP ranks (torchrun, gloo)."""
+"""stage2_ab end to end on CPU: the smoke preset, and the same run as two DDP ranks (torchrun, gloo).
+
+The preset starts from the warm coordinate-token checkpoint (src/models/warm_checkpoint.py) on the records it
+was trained on, so Channel B parses, matches and supervises the model's own rollouts (1 and 2 ranks); a third
+run rewrites the rollouts per rank (tests/trainers/stage2_ab_skew.py) to pin the cross-rank reductions."""
 
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ def _check_channels(steps: list[dict], ranks: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory, repo_root, tiny_coord_model_dir, synthetic_data_dir):
+def smoke(tmp_path_factory, repo_root, warm_coord_model_dir, easy_rl_data_dir):
     out = tmp_path_factory.mktemp("stage2_ab") / "run"
     cmd = [sys.executable, "-m", "src.sft", "--config", CONFIG,
            f"training.output_dir={out}", f"training.logging_dir={out}/tb"]
@@ -59,10 +63,19 @@ def test_smoke_runs_both_channels_and_logs_their_losses_and_metrics(smoke):
     steps, train_seconds = smoke
     _check_channels(steps, ranks=1)
     assert train_seconds < 100  # about 15 s on 2 idle CPU cores (model loading comes on top)
-    # the random-weight model writes nothing parseable: every rollout falls back to the ground truth
-    for row in steps[1::2]:
-        assert row["stage2_ab/channel_b/invalid_rollout"] == BATCH
+    _check_real_rollouts(steps[1::2], ranks=1)
+
+
+def _check_real_rollouts(b_steps: list[dict], ranks: int) -> None:
+    """Channel B on the warm model's own rollouts: they parse, Hungarian matching pairs them with the ground
+    truth, and what is left over is handled: unmatched predictions stay FP-neutral, missed objects are injected."""
+    for row in b_steps:
         assert row["stage2_ab/channel_b/rollout/generated_tokens"] > 0
+        assert row["stage2_ab/channel_b/strict_drop/N_valid_pred"] > 0
+        assert row["stage2_ab/channel_b/invalid_rollout"] < BATCH * ranks
+        assert row["stage2_ab/channel_b/match/matched"] > 0
+    assert sum(row["stage2_ab/channel_b/match/fp"] for row in b_steps) > 0  # FP-neutral acted
+    assert sum(row["stage2_ab/channel_b/match/fn"] for row in b_steps) > 0  # FN injection acted
 
 
 def _free_port() -> int:
@@ -71,22 +84,42 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _torchrun(repo_root: Path, script: list[str], out: Path, *extra: str, env_extra: dict | None = None):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), *script, "--config", CONFIG,
+           f"training.output_dir={out}", f"training.logging_dir={out}/tb", "training.save_strategy='no'", *extra]
+    # ACCELERATE_USE_CPU: without it accelerate sees no accelerator and runs every rank as a single
+    # process (no DDP); with it, transformers builds a MULTI_CPU (gloo) DDP run.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true",
+           **(env_extra or {})}
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory, repo_root, tiny_coord_model_dir, synthetic_data_dir):
+def two_ranks_real(tmp_path_factory, repo_root, warm_coord_model_dir, easy_rl_data_dir):
+    """Two CPU ranks on the model's own rollouts (no rewriting)."""
+    out = tmp_path_factory.mktemp("stage2_ab_ddp_real") / "run"
+    _torchrun(repo_root, ["-m", "src.sft"], out)
+    return _steps(out)
+
+
+def test_two_ranks_match_real_rollouts(two_ranks_real):
+    steps = two_ranks_real
+    assert len(steps) == 4  # one writer: rank 0 of a real DDP run
+    _check_channels(steps, ranks=2)
+    _check_real_rollouts(steps[1::2], ranks=2)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory, repo_root, warm_coord_model_dir, easy_rl_data_dir):
     """Two CPU ranks whose rollouts are rewritten per rank (tests/trainers/stage2_ab_skew.py)."""
     base = tmp_path_factory.mktemp("stage2_ab_ddp")
     out, ranks_dir = base / "run", base / "ranks"
     ranks_dir.mkdir()
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           str(repo_root / "tests/trainers/stage2_ab_skew.py"), "--config", CONFIG,
-           f"training.output_dir={out}", f"training.logging_dir={out}/tb", "training.save_strategy='no'"]
-    # ACCELERATE_USE_CPU: without it accelerate sees no accelerator and runs every rank as a single
-    # process (no DDP); with it, transformers builds a MULTI_CPU (gloo) DDP run.
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true",
-           "STAGE2_SKEW_LOG": str(ranks_dir)}
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300, check=False, env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = _torchrun(repo_root, [str(repo_root / "tests/trainers/stage2_ab_skew.py")], out,
+                     env_extra={"STAGE2_SKEW_LOG": str(ranks_dir)})
     per_rank = {r: [json.loads(line) for line in (ranks_dir / f"rank{r}.jsonl").read_text().splitlines()]
                 for r in (0, 1)}
     return _steps(out), per_rank, proc.stdout + proc.stderr
