@@ -24,6 +24,7 @@ import itertools
 
 import _common as C
 import bench_data_throughput as data_bench
+import bench_grpo_warm
 import bench_launcher_overhead as launcher
 import run_all
 
@@ -42,6 +43,17 @@ def test_statistics_and_verdicts():
         sum(range(1000))
     assert t.wall >= 0 and t.cpu >= 0
     assert C.peak_rss_mb() > 0 and C.rss_now_mb() > 0
+
+
+def test_grpo_warm_curve_statistics(tmp_path):
+    assert bench_grpo_warm.slope([1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]) == pytest.approx(0.1)
+    assert bench_grpo_warm.slope([1, 2, 3], [0.5, 0.5, 0.5]) == 0.0
+    assert bench_grpo_warm.moving_average([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    log = tmp_path / "logging.jsonl"
+    row = {"global_step/max_steps": "2/4", "reward": 0.7, **{f"rewards/{n}/mean": 0.5 for n in bench_grpo_warm.REWARDS}}
+    log.write_text(json.dumps({"loss": 1.0}) + "\n" + json.dumps(row) + "\n")
+    (step,) = bench_grpo_warm.per_step(tmp_path)
+    assert step["step"] == 2 and step["reward"] == 0.7 and step["dense_loc_fbeta"] == 0.5
 
 
 def test_results_block_has_machine_date_commit(tmp_path):

@@ -1,0 +1,125 @@
+"""Does GRPO improve the warm tiny checkpoint's localisation? Mean dense_loc_fbeta over K steps.
+
+    python benchmarks/bench_grpo_warm.py [--quick] [--steps 32] [--set KEY=VALUE ...] [--results PATH|none]
+
+Runs the GRPO smoke preset (``configs/smoke/grpo_dense_tiny.yaml``: the warm plain-JSON checkpoint from
+``make artifacts-warm``, its 16 easy records, the four dense rewards, 4 completions per prompt at
+temperature 1) for ``--steps`` optimizer steps and reads, per step, the mean of each dense reward over
+that step's completions from ``logging.jsonl``. Not a test: one prompt per step makes a step's mean
+noisy, so the script reports the mean of the first and of the last quarter of the steps and a
+least-squares slope, and draws the per-step curve with a moving average to
+``benchmarks/grpo_warm_curve.png``. Whether the reward rises is the question it answers; no target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as C
+
+PRESET = "configs/smoke/grpo_dense_tiny.yaml"
+REWARDS = ("dense_loc_fbeta", "dense_cat_f1", "dense_parse", "dense_format")
+
+
+def train(run_dir: Path, steps: int, extra: list[str]) -> float:
+    over = [f"training.output_dir={run_dir}", f"training.logging_dir={run_dir}/tb", f"training.max_steps={steps}",
+            "training.save_strategy='no'", *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "src.sft", "--config", PRESET, "--allow-existing-run-dir", *over],
+                          cwd=C.REPO_ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"GRPO run failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
+    return time.perf_counter() - t0
+
+
+def per_step(run_dir: Path) -> list[dict[str, float]]:
+    rows = [json.loads(line) for line in (run_dir / "logging.jsonl").read_text().splitlines()]
+    return [{"step": int(r["global_step/max_steps"].split("/")[0]), "reward": r["reward"],
+             **{name: r[f"rewards/{name}/mean"] for name in REWARDS}}
+            for r in rows if "reward" in r and "global_step/max_steps" in r]
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+
+
+def moving_average(values: list[float], window: int) -> list[float]:
+    return [sum(values[max(0, i - window + 1): i + 1]) / len(values[max(0, i - window + 1): i + 1])
+            for i in range(len(values))]
+
+
+def plot(curve: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [row["step"] for row in curve]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, name in zip(axes, ("dense_loc_fbeta", "dense_cat_f1")):
+        values = [row[name] for row in curve]
+        ax.plot(steps, values, marker=".", alpha=0.5, label="per step (one prompt, 4 completions)")
+        ax.plot(steps, moving_average(values, 8), label="moving average (8 steps)")
+        ax.set_title(name)
+        ax.set_xlabel("GRPO step")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("GRPO from the warm tiny checkpoint (configs/smoke/grpo_dense_tiny.yaml)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="4 steps, nothing recorded (tests)")
+    ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override")
+    ap.add_argument("--out", default="output/bench/grpo_warm")
+    ap.add_argument("--png", default="benchmarks/grpo_warm_curve.png")
+    ap.add_argument("--results", default=None, help="RESULTS.md path, or 'none' (default: benchmarks/RESULTS.md)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.steps = 4
+    C.ensure_repo_on_path()
+    from src.models.warm_checkpoint import build_warm_checkpoint
+
+    build_warm_checkpoint("plain")
+    run_dir = (C.REPO_ROOT / args.out).resolve()
+    print(f"GRPO from the warm checkpoint: {args.steps} steps ...", flush=True)
+    wall = train(run_dir, args.steps, args.set)
+    curve = per_step(run_dir)
+    quarter = max(1, len(curve) // 4)
+    lines = [C.machine_line(), f"preset {PRESET} {' '.join(args.set)}, {len(curve)} steps, wall {wall:.0f}s", ""]
+    lines += C.print_table([[row["step"], *(f"{row[n]:.3f}" for n in ("reward", *REWARDS))] for row in curve],
+                           ["step", "reward", *REWARDS])
+    lines.append("")
+    for name in ("dense_loc_fbeta", "dense_cat_f1", "reward"):
+        values = [row[name] for row in curve]
+        first, last = sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
+        lines.append(f"{name}: first {quarter} steps {first:.3f} -> last {quarter} steps {last:.3f} "
+                     f"(slope {slope([row['step'] for row in curve], values):+.4f} per step)")
+    png = C.REPO_ROOT / args.png
+    if not args.quick:
+        plot(curve, png)
+        lines.append(f"curve: {png.relative_to(C.REPO_ROOT)}")
+    for line in lines[-4:]:
+        print(line)
+    results = C.results_path_from_args(args.results, args.quick)
+    if results is not None:
+        C.append_results("GRPO from the warm checkpoint: dense rewards per step (bench_grpo_warm)", lines,
+                         command=C.command_line(), path=results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
