@@ -127,6 +127,7 @@ JSON_DECODER_ALLOWLIST: dict[str, str] = {
     "src/datasets/coordjson.py": "parses only the strict JSON that its own transpiler produced",
     "src/datasets/synthetic.py": "artifact fingerprint marker",
     "src/models/tiny_qwen3_vl.py": "artifact fingerprint marker",
+    "src/models/warm_checkpoint.py": "artifact fingerprint markers and the warm-up run's logging.jsonl",
     "src/config/swift_fields.py": "committed ms-swift field snapshot",
     "src/config/value_rules.py": "committed snapshot of ms-swift / transformers value sets",
     "src/provenance/atomic.py": "run manifest reader",
