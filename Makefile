@@ -53,7 +53,7 @@ test-fast: artifacts artifacts-warm
 validate: install
 	$(PY) scripts/config_tools/inspect_config.py validate
 
-# Every benchmark, results appended to benchmarks/RESULTS.md, summary against the 15-minute budget.
+# Every benchmark, results appended to benchmarks/RESULTS.md, summary against a 25-minute budget.
 bench: artifacts artifacts-warm
 	$(PY) benchmarks/run_all.py
 

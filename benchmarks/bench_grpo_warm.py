@@ -5,10 +5,11 @@
 Runs the GRPO smoke preset (``configs/smoke/grpo_dense_tiny.yaml``: the warm plain-JSON checkpoint from
 ``make artifacts-warm``, its 16 easy records, the four dense rewards, 4 completions per prompt at
 temperature 1) for ``--steps`` optimizer steps and reads, per step, the mean of each dense reward over
-that step's completions from ``logging.jsonl``. Not a test: one prompt per step makes a step's mean
-noisy, so the script reports the mean of the first and of the last quarter of the steps and a
-least-squares slope, and draws the per-step curve with a moving average to
-``benchmarks/grpo_warm_curve.png``. Whether the reward rises is the question it answers; no target.
+that step's completions from ``logging.jsonl``. One prompt per step makes a step's mean noisy, so the
+script reports the mean of the first and of the last quarter of the steps and a least-squares slope,
+draws the per-step curve with a moving average to ``benchmarks/grpo_warm_curve.png``, and, the steadier
+figure, evaluates greedy generation on the 16 records with ``src.eval`` before (the warm checkpoint) and
+after the GRPO steps. Whether localisation improves is the question it answers; no target.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ REWARDS = ("dense_loc_fbeta", "dense_cat_f1", "dense_parse", "dense_format")
 
 def train(run_dir: Path, steps: int, extra: list[str]) -> float:
     over = [f"training.output_dir={run_dir}", f"training.logging_dir={run_dir}/tb", f"training.max_steps={steps}",
-            "training.save_strategy='no'", *extra]
+            f"training.save_steps={steps}", *extra]
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "src.sft", "--config", PRESET, "--allow-existing-run-dir", *over],
                           cwd=C.REPO_ROOT, capture_output=True, text=True, check=False)
@@ -44,6 +45,17 @@ def per_step(run_dir: Path) -> list[dict[str, float]]:
     return [{"step": int(r["global_step/max_steps"].split("/")[0]), "reward": r["reward"],
              **{name: r[f"rewards/{name}/mean"] for name in REWARDS}}
             for r in rows if "reward" in r and "global_step/max_steps" in r]
+
+
+def greedy_scores(checkpoint: Path, out_dir: Path, extra: list[str]) -> dict[str, float]:
+    """Greedy ``src.eval`` metrics of ``checkpoint`` on the preset's 16 training records."""
+    from src.config import load_training_config
+    from src.eval import evaluate
+
+    cfg = load_training_config(C.REPO_ROOT / PRESET, [f"training.output_dir={out_dir}", *extra])
+    m = evaluate(cfg, checkpoint, split="train", batch_size=8, out_dir=out_dir, num_overlays=0, show=False)
+    return {"parse": m["parse/parse_rate"], "f1@0.5": m["match/f1@0.50"], "f1@0.5:0.95": m["match/f1@0.50:0.95"],
+            "cat_f1@0.5": m["match/cat_f1@0.50"], "mAP": m["bbox/map"]}
 
 
 def slope(xs: list[float], ys: list[float]) -> float:
@@ -93,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     C.ensure_repo_on_path()
     from src.models.warm_checkpoint import build_warm_checkpoint
 
-    build_warm_checkpoint("plain")
+    warm = build_warm_checkpoint("plain")
     run_dir = (C.REPO_ROOT / args.out).resolve()
     print(f"GRPO from the warm checkpoint: {args.steps} steps ...", flush=True)
     wall = train(run_dir, args.steps, args.set)
@@ -108,11 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         first, last = sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
         lines.append(f"{name}: first {quarter} steps {first:.3f} -> last {quarter} steps {last:.3f} "
                      f"(slope {slope([row['step'] for row in curve], values):+.4f} per step)")
+    before = greedy_scores(warm, run_dir / "eval_warm", args.set)
+    after = greedy_scores(run_dir / f"checkpoint-{args.steps}", run_dir / "eval_after", args.set)
+    lines.append("greedy src.eval on the 16 records, warm -> after GRPO: " + ", ".join(
+        f"{k} {before[k]:.3f} -> {after[k]:.3f}" for k in before))
     png = C.REPO_ROOT / args.png
     if not args.quick:
         plot(curve, png)
         lines.append(f"curve: {png.relative_to(C.REPO_ROOT)}")
-    for line in lines[-4:]:
+    for line in lines[-5:]:
         print(line)
     results = C.results_path_from_args(args.results, args.quick)
     if results is not None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Launcher overhead: the smoke SFT through `python -m src.sft` vs plain `swift.sft_main(SftArguments(...))`.
 
-    python benchmarks/bench_launcher_overhead.py [--reps 3] [--steps 12] [--config configs/smoke/sft_dense_tiny.yaml]
+    python benchmarks/bench_launcher_overhead.py [--reps 5] [--steps 20] [--config configs/smoke/sft_dense_tiny.yaml]
                                                  [--quick] [--profile] [--results PATH|none]
 
 Both sides train the same model on the same records with the same ms-swift arguments for the same
@@ -417,8 +417,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=C.DEFAULT_CONFIG)
-    ap.add_argument("--reps", type=int, default=3, help="repetitions per side (alternating order)")
-    ap.add_argument("--steps", type=int, default=12, help="optimizer steps per run (step time = steps 3..N)")
+    ap.add_argument("--reps", type=int, default=5, help="repetitions per side (alternating order)")
+    ap.add_argument("--steps", type=int, default=20, help="optimizer steps per run (step time = steps 3..N)")
     ap.add_argument("--quick", action="store_true", help="1 repetition of 3 steps, nothing recorded (tests)")
     ap.add_argument("--profile", action="store_true", help="one extra cProfile'd run per side, top functions")
     ap.add_argument("--no-warmup", action="store_true")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run every ``benchmarks/bench_*.py`` in turn, record each in RESULTS.md, and print a closing summary.
 
-    python benchmarks/run_all.py [--quick] [--only NAME ...] [--budget-s 900] [--results PATH|none]
+    python benchmarks/run_all.py [--quick] [--only NAME ...] [--budget-s 1500] [--results PATH|none]
 
 Each script runs as its own process with its default (full) parameters, its output streamed live.
 Scripts that append their own block to RESULTS.md (they accept ``--results``) are left to do so; for
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="pass --quick where supported; record nothing")
     ap.add_argument("--only", nargs="*", help="run only these benchmarks (e.g. launcher_overhead packing)")
-    ap.add_argument("--budget-s", type=float, default=900.0, help="time budget for the whole run (report only)")
+    ap.add_argument("--budget-s", type=float, default=1500.0, help="time budget for the whole run (report only)")
     ap.add_argument("--results", default=None, help="RESULTS.md to append to; 'none' to skip "
                     "(default: benchmarks/RESULTS.md, none with --quick)")
     args = ap.parse_args(argv)

@@ -21,3 +21,14 @@ def test_chosen_token_logprobs_equal_upstream():
             assert list(step_ours) == [token]
             assert abs(step_ours[token] - step_up[token]) < 1e-6
     assert chosen_logprob_engine(TransformersEngine).preprocess_logits(None, ids, None) is None
+
+
+def test_chosen_logprob_is_stable_for_far_from_max_tokens_and_leaves_the_logits_alone():
+    from src.eval.generate import chosen_logprob
+
+    logits = torch.tensor([[1000.0, 0.0, -1000.0], [0.5, 0.25, 0.0]])
+    before = logits.clone()
+    got = chosen_logprob(logits, torch.tensor([2, 1]))
+    assert torch.equal(logits, before)  # the exponentials are taken in place on a temporary, not the logits
+    assert got.tolist() == torch.log_softmax(logits, -1).gather(-1, torch.tensor([[2], [1]])).squeeze(-1).tolist()
+    assert torch.isfinite(got).all()
