@@ -76,17 +76,29 @@ def _mentioned(message: str, names: list[str]) -> list[str]:
     return found
 
 
+def _quoted_values(message: str, kwargs: dict[str, Any], names: list[str]) -> list[str]:
+    """Arguments whose string value (as set, or as an absolute path) the message quotes: ms-swift's
+    "path: '/abs/dir' not found" names the value, not the argument."""
+    found = []
+    for name in names:
+        value = kwargs.get(name)
+        if isinstance(value, str) and len(value) >= 4 and (value in message or os.path.abspath(value) in message):
+            found.append(name)
+    return found
+
+
 def boundary_error(exc: BaseException, cfg: TrainingConfig, kwargs: dict[str, Any], stage: str,
                    cls: str = "SftArguments", fallback: tuple[str, ...] = ()) -> ConfigError:
     """`exc` raised at the ms-swift boundary, as a ConfigError naming argument, key, origin and fix.
 
     The arguments named are those ms-swift's message mentions (set in the config, or known ms-swift
-    arguments the config leaves unset, e.g. `lr_scheduler_kwargs`), else the first of `fallback`
-    that the config sets."""
+    arguments the config leaves unset, e.g. `lr_scheduler_kwargs`) or whose value it quotes (a model
+    directory that does not exist), else the first of `fallback` that the config sets."""
     keys = swift_keys(cfg)
     message = f"{type(exc).__name__}: {exc}".strip().rstrip(".")
     doing = STAGES[stage].format(cls=cls)
     names = _mentioned(message, [n for n in keys if n in kwargs])
+    names = names or _quoted_values(message, kwargs, [n for n in keys if n in kwargs])
     unset = [] if names else [n for n in _mentioned(message, list(_all_fields())) if n not in keys]
     if not names and not unset:
         names = [n for n in fallback if n in keys][:1]

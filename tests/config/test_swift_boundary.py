@@ -33,6 +33,7 @@ CASES = [
     ("sft_dense_tiny", "training:\n  warmup_ratio: 2\n", "training.warmup_ratio", "must be less than 1"),
     ("gkd_tiny", "rlhf:\n  seq_kd: true\n", "rlhf.seq_kd", "NotImplementedError: seq_kd=True"),
     ("gkd_tiny", "rlhf:\n  beta: 3\n", "rlhf.beta", "beta must be in the range [0.0, 1.0]"),
+    ("sft_dense_tiny", "model:\n  model: artifacts/no-such-model\n", "model.model", "not found"),
 ]
 
 
