@@ -28,17 +28,19 @@ artifacts: install
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_dense_b --train 48 --val 8 --seed 1
 	$(PY) -m src.datasets.synthetic_chat --out $(ART)/data/synthetic_chat --train 32 --val 8 --seed 0
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_easy --easy --train 512 --val 64 --seed 0
-	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_easy_rl --easy --train 16 --val 8 --seed 3
 
-# The warm "stage-1" tiny checkpoints the GRPO, GKD and stage2_ab smokes start from: 200 SFT steps each,
-# both variants at once on one thread each (about 6 minutes on 2 idle cores; cached by fingerprint).
+# The warm "stage-1" tiny checkpoints the GRPO, GKD and stage2_ab smokes start from (and their 16 easy
+# records): 200 SFT steps each, both variants at once on one thread each (about 5 minutes on 2 idle
+# cores; cached by fingerprint).
 artifacts-warm: artifacts
 	$(PY) -m src.models.warm_checkpoint --variant plain & pid=$$!; \
 	$(PY) -m src.models.warm_checkpoint --variant coord; rc=$$?; \
 	wait $$pid && exit $$rc
 
 # Re-running keeps the earlier smoke run: it moves to <run dir>/previous_runs/<time>/.
-smoke: artifacts
+# A preset that starts from a warm checkpoint (gkd, grpo, stage2_ab smokes) builds those first.
+SMOKE_WARM := $(if $(shell grep -s -- '-warm' $(SMOKE_CONFIG)),artifacts-warm)
+smoke: artifacts $(SMOKE_WARM)
 	$(PY) -m src.sft --config $(SMOKE_CONFIG) --allow-existing-run-dir $(OVERRIDES)
 
 # pytest exits 5 when it collected nothing: for this project that means the suite is broken.

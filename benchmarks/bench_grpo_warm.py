@@ -130,10 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"curve: {png.relative_to(C.REPO_ROOT)}")
     for line in lines[-5:]:
         print(line)
-    results = C.results_path_from_args(args.results, args.quick)
-    if results is not None:
-        C.append_results("GRPO from the warm checkpoint: dense rewards per step (bench_grpo_warm)", lines,
-                         command=C.command_line(), path=results)
+    C.append_results("GRPO from the warm checkpoint: dense rewards per step (bench_grpo_warm)", lines,
+                     path=C.results_path_from_args(args.results, args.quick))  # None (quick, 'none'): nothing
     return 0
 
 

@@ -186,10 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in lines[-4:]:
         print(line)
     (out / "curves.json").write_text(json.dumps(curves, indent=2) + "\n")
-    results = C.results_path_from_args(args.results, args.quick)
-    if results is not None:
-        C.append_results("Learning: real vs image-shuffled control (bench_learning)", lines,
-                         command=C.command_line(), path=results)
+    C.append_results("Learning: real vs image-shuffled control (bench_learning)", lines,
+                     path=C.results_path_from_args(args.results, args.quick))  # None (quick, 'none'): nothing
     return 0
 
 

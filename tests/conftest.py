@@ -39,10 +39,9 @@ def synthetic_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def easy_rl_data_dir() -> Path:
     """The 16 easy records the warm checkpoints were trained on (the RL and GKD smokes' data)."""
-    from src.datasets.synthetic import SyntheticSpec, generate_dataset
+    from src.models.warm_checkpoint import build_records
 
-    return generate_dataset(ARTIFACTS / "data" / "synthetic_easy_rl", SyntheticSpec(seed=3, n_train=16, n_val=8,
-                                                                                    easy=True))
+    return build_records()
 
 
 @pytest.fixture(scope="session")

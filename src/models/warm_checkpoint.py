@@ -61,13 +61,14 @@ PINNED = ("torch", "transformers", "ms-swift", "trl", "peft")
 @dataclass(frozen=True)
 class Variant:
     base: str  # the random-weight tiny model it starts from
+    coord_tokens: bool  # the base has <|coord_k|> tokens and the answers use them
     out: str
     overrides: tuple[str, ...]
 
 
 VARIANTS: dict[str, Variant] = {
-    "plain": Variant("artifacts/tiny-qwen3-vl", "artifacts/tiny-qwen3-vl-warm", ()),
-    "coord": Variant("artifacts/tiny-qwen3-vl-coord", "artifacts/tiny-qwen3-vl-coord-warm",
+    "plain": Variant("artifacts/tiny-qwen3-vl", False, "artifacts/tiny-qwen3-vl-warm", ()),
+    "coord": Variant("artifacts/tiny-qwen3-vl-coord", True, "artifacts/tiny-qwen3-vl-coord-warm",
                      ("model.model=artifacts/tiny-qwen3-vl-coord", "custom.coord_format=coord_tokens")),
 }
 
@@ -105,12 +106,18 @@ def is_current(out: Path, fp: str) -> bool:
     return marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == fp
 
 
-def _ensure_inputs(variant: Variant) -> None:
+def build_records() -> Path:
+    """The 16 + 8 easy records of :data:`DATA_DIR` (cached; the smokes train on the same 16)."""
     from src.datasets.synthetic import SyntheticSpec, generate_dataset
+
+    return generate_dataset(REPO_ROOT / DATA_DIR, SyntheticSpec(seed=3, n_train=16, n_val=8, easy=True))
+
+
+def _ensure_inputs(variant: Variant) -> None:
     from src.models.tiny_qwen3_vl import TinySpec, build_tiny_model
 
-    build_tiny_model(REPO_ROOT / variant.base, TinySpec(coord_tokens=variant is VARIANTS["coord"]))
-    generate_dataset(REPO_ROOT / DATA_DIR, SyntheticSpec(seed=3, n_train=16, n_val=8, easy=True))
+    build_tiny_model(REPO_ROOT / variant.base, TinySpec(coord_tokens=variant.coord_tokens))
+    build_records()
 
 
 def _final_loss(run_dir: Path) -> float | None:
