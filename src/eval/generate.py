@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from src.config import TrainingConfig
 from src.config.swift_args import build_swift_kwargs
@@ -51,37 +51,65 @@ def infer_arguments(cfg: TrainingConfig, checkpoint: Path, backend: str, batch_s
     return InferArguments(**kwargs)
 
 
-def chosen_logprob(logits: Any, chosen: Any) -> Any:
-    """``log softmax(logits)[chosen]`` per row, ``logit(chosen) - logsumexp(logits)``, without a [batch, vocab]
-    log-softmax: the max-shifted exponentials are summed in place (one temporary; about 30% faster than
-    ``torch.logsumexp`` on CPU, the same values)."""
-    top = logits.amax(-1, keepdim=True)
-    lse = top.squeeze(-1) + (logits - top).exp_().sum(-1).log_()
-    return logits.gather(-1, chosen[:, None]).squeeze(-1) - lse
+class ChosenTokenLogprobs:
+    """Log-probability of each generated token, recorded while the model generates (transformers backend).
 
-
-def chosen_logprob_engine(base: type) -> type:
-    """``TransformersEngine`` whose per-token log-probabilities are those of the chosen tokens only.
-
-    Upstream ``preprocess_logits`` also ranks the whole vocabulary (``argsort`` over ~150k logits) for
-    every generated token and sample, for ``top_logprobs`` we never ask for: on CPU that made greedy
-    decoding about 9x slower. Same return structure (per sample, per step ``{token_id: logprob}``),
-    computed per step as ``logit(chosen) - logsumexp(logits)`` over the batch.
+    ms-swift's ``logprobs=True`` makes ``generate`` keep a float32 copy of the full-vocabulary logits of every
+    step (``output_logits``) and then ranks the vocabulary per token; on a real model and batch that is
+    gigabytes held until the batch ends. Here two hooks read what the model computes anyway: the logits
+    module's output of each step is log-softmaxed into one reused buffer, and the token chosen from it is
+    read from the next step's input ids (a pre-hook on the input embeddings) -- or, for a sequence's last
+    token, from the returned token ids. Same values as ms-swift's path (``log_softmax(raw logits)[chosen]``;
+    tests/eval/test_generate.py), one [batch, vocab] buffer instead of one per step.
     """
 
-    class ChosenLogprobEngine(base):
-        @staticmethod
-        def preprocess_logits(batched_logits, batched_generate_ids, top_logprobs):
-            import torch
+    def __init__(self, model: Any) -> None:
+        self._embeddings = model.get_input_embeddings()
+        self._logits = model.get_output_embeddings()
+        self._handles: list[Any] = []
+        self._buffer: Any = None
+        self._pending = False
+        self.steps: list[tuple[list[int], list[float]]] = []  # per decode step: (chosen id, log p) per row
 
-            if batched_logits is None:
-                return None
-            ids = batched_generate_ids[:, : len(batched_logits)]
-            steps = [chosen_logprob(logits.float(), ids[:, j]) for j, logits in enumerate(batched_logits)]
-            logprobs = torch.stack(steps, 1).tolist()
-            return [[{t: v} for t, v in zip(row_ids, row)] for row_ids, row in zip(ids.tolist(), logprobs)]
+    def __enter__(self) -> Self:
+        self.steps, self._pending = [], False
+        self._handles = [self._embeddings.register_forward_pre_hook(self._on_input_ids),
+                         self._logits.register_forward_hook(self._on_logits)]
+        return self
 
-    return ChosenLogprobEngine
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _on_logits(self, module: Any, args: Any, output: Any) -> None:
+        import torch
+
+        last = output[:, -1, :].float()
+        if self._buffer is None or self._buffer.shape != last.shape:
+            self._buffer = torch.empty_like(last)
+        torch.log_softmax(last, -1, out=self._buffer)
+        self._pending = True
+
+    def _on_input_ids(self, module: Any, args: Any) -> None:
+        ids = args[0]
+        if self._pending and ids.dim() == 2 and ids.shape[1] == 1:  # a decode step: the tokens just chosen
+            self.steps.append((ids[:, 0].tolist(), self._buffer.gather(-1, ids).squeeze(-1).tolist()))
+            self._pending = False
+
+    def rows(self, token_ids: Sequence[Sequence[int]], pad_id: int | None) -> list[list[float]]:
+        """Per row of the generated batch (in order), the log-probabilities of its returned ``token_ids`` (the
+        engine's generated ids without padding, so steps that fed ``pad_id`` are skipped as it skips them)."""
+        out = []
+        for row, ids in enumerate(token_ids):
+            pairs = [(step[0][row], step[1][row]) for step in self.steps if step[0][row] != pad_id]
+            if len(pairs) == len(ids) - 1 and self._pending:  # the last step's token is never fed back
+                pairs.append((ids[-1], self._buffer[row, ids[-1]].item()))
+            if [token for token, _ in pairs] != list(ids):
+                raise RuntimeError(f"token log-probabilities out of step with the generated ids of row {row} "
+                                   f"({len(self.steps)} decode steps recorded, {len(ids)} tokens returned)")
+            out.append([value for _, value in pairs])
+        return out
 
 
 class Engine:
@@ -98,6 +126,8 @@ class Engine:
         _, processor = self.args.get_model_processor(load_model=False)
         self.template = self.args.get_template(processor)
         self._engine: Any = None
+        self._recorder: ChosenTokenLogprobs | None = None
+        self.log_probabilities = True  # False: no per-token log-probabilities (every object scores 1.0)
 
     @property
     def engine(self) -> Any:
@@ -112,8 +142,8 @@ class Engine:
             from swift.pipelines.utils import prepare_model_template
 
             model, self.template = prepare_model_template(self.args)
-            self._engine = chosen_logprob_engine(TransformersEngine)(model, template=self.template,
-                                                                     max_batch_size=self.batch_size)
+            self._engine = TransformersEngine(model, template=self.template, max_batch_size=self.batch_size)
+            self._recorder = ChosenTokenLogprobs(model)
             return
         try:
             from swift.pipelines.infer.infer import SwiftInfer
@@ -123,9 +153,13 @@ class Engine:
             raise EvalError(f"--backend vllm needs vLLM (pip install -e '.[gpu]'): {e}") from None
 
     def request_config(self, max_new_tokens: int) -> Any:
+        """Greedy; log-probabilities from vLLM itself, or recorded by :class:`ChosenTokenLogprobs` on the returned
+        token ids (transformers)."""
         from swift.infer_engine import RequestConfig
 
-        return RequestConfig(max_tokens=max_new_tokens, temperature=0.0, logprobs=True)
+        recorded = self.backend == "transformers"
+        return RequestConfig(max_tokens=max_new_tokens, temperature=0.0, logprobs=self.log_probabilities and not recorded,
+                             return_details=self.log_probabilities and recorded)
 
     def generate(self, conversations: Sequence[dict[str, Any]], max_new_tokens: int,
                  progress: Callable[[int], None] | None = None) -> list[Generation]:
@@ -137,17 +171,34 @@ class Engine:
         for start in range(0, len(conversations), self.batch_size):
             chunk = conversations[start:start + self.batch_size]
             requests = [InferRequest(messages=c["messages"], images=list(c["images"])) for c in chunk]
-            responses = self.engine.infer(requests, config, use_tqdm=False)
-            out += [self._generation(r) for r in responses]
+            out += self._infer(requests, config)
             if progress is not None:
                 progress(len(chunk))
         return out
 
+    def _infer(self, requests: list[Any], config: Any) -> list[Generation]:
+        """One engine call (at most ``batch_size`` requests: one ``generate`` batch)."""
+        engine = self.engine
+        if not config.return_details:
+            return [self._generation(r) for r in engine.infer(requests, config, use_tqdm=False)]
+        with self._recorder as recorder:
+            responses = engine.infer(requests, config, use_tqdm=False)
+        choices = [self._choice(r) for r in responses]
+        tokenizer = self.template.tokenizer
+        logprobs = recorder.rows([c.token_ids for c in choices], tokenizer.pad_token_id)
+        return [Generation(c.message.content or "", c.finish_reason,
+                           TokenLogprobs(tuple(tokenizer.decode(t) for t in c.token_ids), tuple(lp)))
+                for c, lp in zip(choices, logprobs)]
+
     @staticmethod
-    def _generation(response: Any) -> Generation:
+    def _choice(response: Any) -> Any:
         if isinstance(response, Exception):
             raise EvalError(f"the inference engine failed on a request: {type(response).__name__}: {response}")
-        choice = response.choices[0]
+        return response.choices[0]
+
+    @classmethod
+    def _generation(cls, response: Any) -> Generation:
+        choice = cls._choice(response)
         content = (choice.logprobs or {}).get("content") if isinstance(choice.logprobs, dict) else None
         logprobs = None
         if content:
