@@ -71,7 +71,7 @@ clean-artifacts:
 	rm -rf $(ART)
 
 # Mutation testing of the objective-critical modules with mutmut 3 (slow; not part of CI or `make test`).
-# Narrow it with MUTATION_MODULES="geometry packing"; MUTATION_ARGS="--max-children 2" on a busy machine.
+# Narrow it with MUTATION_MODULES="geometry packing_guard"; MUTATION_ARGS="--max-children 2" on a busy machine.
 .PHONY: mutation
 mutation: artifacts
 	$(PY) scripts/run_mutation.py $(MUTATION_MODULES) $(MUTATION_ARGS)

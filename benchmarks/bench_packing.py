@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the planner is test support code
 
-from src.datasets.packing import pack_segments, plan_packing
+from support.packing import pack_segments, plan_packing
 
 RESOLUTIONS = [(448, 448), (640, 480), (768, 576), (1024, 768), (1280, 960), (1024, 1024)]
 RES_WEIGHTS = [0.15, 0.25, 0.2, 0.25, 0.1, 0.05]

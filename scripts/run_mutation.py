@@ -10,7 +10,7 @@ could not evaluate, which are listed separately).
 
     python scripts/run_mutation.py                      # every module
     python scripts/run_mutation.py geometry coordjson   # a subset
-    python scripts/run_mutation.py --max-children 2 --workdir /tmp/vlm-mutation packing
+    python scripts/run_mutation.py --max-children 2 --workdir /tmp/vlm-mutation packing_guard
 
 Exit status 1 when a module scores below ``--min-score`` (default 0.85).
 """
@@ -46,8 +46,6 @@ TARGETS: dict[str, Target] = {
                                                                      "tests/audit/test_coordjson_diagnostics.py")),
     "crop_geometry": Target("src/datasets/crop_geometry.py", ("tests/datasets/test_crop_geometry.py",)),
     "aug_curriculum": Target("src/datasets/aug_curriculum.py", ("tests/datasets/test_aug_curriculum.py",)),
-    "packing": Target("src/datasets/packing.py", ("tests/datasets/test_packing.py",
-                                                  "tests/audit/test_invariants_packing.py")),
     "packing_guard": Target("src/trainers/packing_guard.py", ("tests/trainers/test_packing_guard.py",),
                             artifacts=("tiny-qwen3-vl",), folders=("configs",)),
     "targets": Target("src/stage2/targets.py", ("tests/stage2/test_targets.py",

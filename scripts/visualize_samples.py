@@ -75,8 +75,8 @@ def _from_config(preset: str):
         from src.datasets.augmentation import AugmentationPipeline
 
         size_multiple = _import("src.datasets.builder", "IMAGE_SIZE_MULTIPLE")
-        pipeline = AugmentationPipeline.from_config(aug, cfg.custom.augmentation_curriculum, size_multiple=size_multiple,
-                                                    max_pixels=cfg.template.get("max_pixels"))
+        pipeline = AugmentationPipeline(aug, cfg.custom.augmentation_curriculum, size_multiple=size_multiple,
+                                        max_pixels=cfg.template.get("max_pixels"))
     # each target's own `augmentation` flag decides whether the preset's pipeline applies to it
     named = [(getattr(t, "name", None) or Path(t.train_jsonl).stem, resolve_repo_path(t.train_jsonl),
               pipeline if getattr(t, "augmentation", True) else None)

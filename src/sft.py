@@ -4,7 +4,7 @@ Only orchestration lives here: load and validate the config (fast, no torch), th
 typed config to the trainer dispatch, which builds model, template, datasets and trainer.
 A config mistake ends here with a readable message and exit code 2, before anything heavy loads
 (schema, value rules, optional GPU packages); values only ms-swift can judge are checked where the
-ms-swift arguments are built (src/trainers/swift_boundary.py), still before any weights load.
+ms-swift arguments are built (src/config/swift_boundary.py), still before any weights load.
 So does a run directory that already holds another run (see src/provenance/rundir.py). Rank 0 writes `run_manifest.json` into the run directory before the first optimizer step.
 """
 
@@ -54,7 +54,7 @@ def setup_logging() -> None:
 def preflight(cfg: TrainingConfig) -> None:
     """Launch checks on this machine, still before anything heavy, reported together: the optional
     GPU packages the config needs (with the install command) and the vLLM server settings."""
-    from src.trainers.server_mode import validate_server_mode  # no torch / ms-swift
+    from src.config.server_mode import validate_server_mode  # no torch / ms-swift
 
     problems = missing_package_problems(cfg)
     try:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with session.track():
-            run_training(cfg)
+            run_training(cfg, session)
     except (ConfigError, ModeNotAvailable, RolloutError, TemplateDriftError) as exc:  # found once the stack loads
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -43,23 +43,3 @@ class ConfigError(Exception):
         noun = "problem" if n == 1 else "problems"
         head = f"{n} config {noun}" + (f" in {self.subject}" if self.subject else "") + ":"
         return head + "\n\n" + "\n\n".join(f"- {p.render()}" for p in self.problems)
-
-
-class ProblemCollector:
-    """Accumulates problems so one ConfigError can list all of them."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, message: str, *, key: str | None = None, where: str | None = None) -> None:
-        self.problems.append(Problem(message, key=key, where=where))
-
-    def extend(self, problems: Iterable[Problem]) -> None:
-        self.problems.extend(problems)
-
-    def __bool__(self) -> bool:
-        return bool(self.problems)
-
-    def raise_if_any(self, subject: str | None = None) -> None:
-        if self.problems:
-            raise ConfigError(self.problems, subject=subject)

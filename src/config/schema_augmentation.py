@@ -1,5 +1,7 @@
 """The typed `custom.augmentation` and `custom.augmentation_curriculum` sections.
 
+The one definition of the augmentation config: each op's model holds its parameters, defaults and
+ranges, and the data pipeline (`src/datasets/augmentation.py`) runs these objects as validated here.
 Every op is flat: `{name: <op>, prob: <p>, <param>: <value>, ...}` (`expand_to_fit_affine` has no
 `prob`: it always runs). Ranges are `[lo, hi]` lists with `lo <= hi`. The curriculum ramps numeric op
 parameters phase by phase (`docs/data_contract.md` "Augmentation"); `check_curriculum` cross-checks
@@ -13,6 +15,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from src.constants import IMAGE_SIZE_MULTIPLE
 
 from .schema_base import PositiveFloat, PositiveInt, Probability, StrictModel
 
@@ -45,9 +49,11 @@ class _Op(StrictModel):
     ORDERED: ClassVar[tuple[tuple[str, str], ...]] = ()  # (lo, hi) field pairs: lo <= hi
     NONNEGATIVE: ClassVar[tuple[str, ...]] = ()  # ranges of factors: both ends >= 0
 
-    def params(self) -> dict[str, Any]:
-        """Everything but `name` and `prob`: what the op function reads."""
-        return self.model_dump(exclude={"name", "prob"})
+    @classmethod
+    def ramped(cls) -> tuple[str, ...]:
+        """The fields a curriculum phase may set (and the curriculum interpolates): `prob`, when the op
+        has one, then `CURRICULUM`."""
+        return (("prob",) if "prob" in cls.model_fields else ()) + cls.CURRICULUM
 
     @model_validator(mode="after")
     def _ranges(self) -> _Op:
@@ -145,7 +151,7 @@ class ResizeByScaleOp(_Op):
     prob: Probability
     lo: PositiveFloat
     hi: PositiveFloat
-    align_multiple: PositiveInt = 32
+    align_multiple: PositiveInt = IMAGE_SIZE_MULTIPLE
 
 
 
@@ -155,7 +161,7 @@ class ExpandToFitAffineOp(_Op):
     canvas would exceed max_pixels. Keep it after every size-changing op."""
 
     name: Literal["expand_to_fit_affine"]
-    multiple: PositiveInt = 32
+    multiple: PositiveInt = IMAGE_SIZE_MULTIPLE
     max_pixels: PositiveInt = 921600
 
     @model_validator(mode="after")
@@ -344,7 +350,7 @@ def check_curriculum(aug: AugmentationConfig, cur: AugmentationCurriculum | None
                                        name))
                 continue
             model = OP_BY_NAME[name]
-            rampable = (("prob",) if "prob" in model.model_fields else ()) + model.CURRICULUM
+            rampable = model.ramped()
             target = dict(current[idx[0]])
             for param, value in overrides.items():
                 ranged = param in model.RANGES

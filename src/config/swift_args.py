@@ -8,8 +8,8 @@ keyword arguments. Imports no ms-swift: the caller constructs the arguments obje
   (also `teacher_model_type` / `ref_model_type` when those models are set) and `check_model`
   to False. Explicit values in the config win.
 - `dataset` / `val_dataset` list the fusion config's JSONL files (targets then sources; targets'
-  val files) so that ms-swift's argument checks see the run's real inputs; the dispatcher builds
-  the fusion dataset itself from `cfg.custom.fusion_config`.
+  val files, from `cfg.fusion`) so that ms-swift's argument checks see the run's real inputs; the
+  dispatcher builds the fusion dataset itself from `cfg.fusion`.
 - vLLM server mode: `vllm_max_model_len` is left out (ms-swift ignores it for an external server
   and warns); the server launcher passes it to `swift rollout` from the resolved config.
 - `training.effective_batch_size` (a launcher key) becomes `gradient_accumulation_steps` for the
@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .fusion import load_fusion_config
 from .paths import resolve_repo_path
 from .schema_training import gradient_accumulation_steps
 from .swift_fields import SECTION_KEY_ALIASES
@@ -74,8 +73,8 @@ def build_swift_kwargs(cfg: TrainingConfig, world_size: int | None = None) -> di
         if kwargs.get(model_key):
             kwargs.setdefault(type_key, DEFAULT_MODEL_TYPE)
 
-    if cfg.fusion_config_path is not None:
-        fusion = load_fusion_config(cfg.fusion_config_path)
+    fusion = cfg.fusion  # loaded once, with the config
+    if fusion is not None:
         entries = (*fusion.targets, *fusion.sources)
         kwargs["dataset"] = [str(e.train_path) for e in entries]
         kwargs["val_dataset"] = [str(t.val_path) for t in fusion.targets if t.val_path is not None]

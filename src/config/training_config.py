@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .fusion import FusionConfig
 from .modes import RL_MODES, Mode
 from .paths import resolve_repo_path
 from .resolve import ResolvedConfig
@@ -39,6 +40,8 @@ class TrainingConfig:
     ms-swift sections are plain dicts of ms-swift argument names (validated against the
     snapshot, proxied lengths included; `deepspeed` uses the key `config` for ms-swift's
     `deepspeed`). `source` holds the chain, per-key origins and the resolved mapping.
+    `fusion` is the fusion config `custom.fusion_config` names, resolved and validated once by the
+    loader (None when the config names none): consumers read it here, never re-load the file.
     """
 
     mode: Mode
@@ -58,6 +61,17 @@ class TrainingConfig:
     # launcher keys of `training` (effective_batch_size, save_delay_steps, save_last_epoch); they are
     # not in `training`, which holds ms-swift arguments only
     schedule: TrainingSchedule = field(default_factory=TrainingSchedule)
+    # the typed fusion config (targets, sources, its own chain of files); set by the validator
+    fusion: FusionConfig | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # `fusion` must be the file `custom.fusion_config` names (also after dataclasses.replace)
+        path = self.fusion_config_path
+        if (self.fusion is None) != (path is None) or (
+                self.fusion is not None and path is not None and self.fusion.path != path.resolve()):
+            raise ValueError(f"TrainingConfig.fusion ({None if self.fusion is None else self.fusion.path}) does "
+                             f"not match custom.fusion_config ({self.custom.fusion_config}); build the config "
+                             "with load_training_config")
 
     @property
     def path(self) -> Path:

@@ -1,6 +1,7 @@
 """Schema validation of a resolved training config -> `TrainingConfig`, or one ConfigError
 listing every problem (unknown keys, types, duplicates, required settings, mode rules,
-length conflicts, the fusion config)."""
+length conflicts, the fusion config). The fusion config is loaded here, once per run, and carried
+on the result as `TrainingConfig.fusion`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from .diagnostics import pydantic_problems, unknown_key_problem
 from .errors import ConfigError, Problem
-from .fusion import load_fusion_config
+from .fusion import FusionConfig, load_fusion_config
 from .ignored_settings import ignored_problems
 from .lengths import implied_lengths
 from .merge import Origin
@@ -137,23 +138,28 @@ def _bypassed_problems(resolved: ResolvedConfig) -> list[Problem]:
             for k, why in BYPASSED_DATA_SWITCHES.items() if resolved.get(k, None) not in (None, False, MISSING)]
 
 
-def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None, mode: Mode | None) -> list[Problem]:
+def _fusion_problems(
+    resolved: ResolvedConfig, custom: CustomConfig | None, mode: Mode | None
+) -> tuple[FusionConfig | None, list[Problem]]:
+    """The fusion config `custom.fusion_config` names (loaded here, the one time a run loads it) and
+    the problems with it; None when it is not set or cannot be loaded."""
     problems = [
         Problem("datasets come from custom.fusion_config; select them in the fusion config.",
                 key=k, where=resolved.where(k))
         for k in FUSION_OWNED if resolved.get(k, None) not in (None, [], MISSING)
     ]
     if custom is None or custom.fusion_config is None:
-        return problems
+        return None, problems
     path = resolve_repo_path(custom.fusion_config)
     where = resolved.where("custom.fusion_config")
     if not path.is_file():
-        return problems + [Problem(f"fusion config not found at {path}", key="custom.fusion_config", where=where)]
+        return None, problems + [Problem(f"fusion config not found at {path}", key="custom.fusion_config",
+                                         where=where)]
     try:
         fusion = load_fusion_config(path)
     except ConfigError as exc:
-        return problems + [Problem(f"invalid fusion config {custom.fusion_config}: {p.render()}",
-                                   key="custom.fusion_config", where=where) for p in exc.problems]
+        return None, problems + [Problem(f"invalid fusion config {custom.fusion_config}: {p.render()}",
+                                         key="custom.fusion_config", where=where) for p in exc.problems]
     chats = [e.name for e in (*fusion.targets, *fusion.sources) if e.is_chat]
     if chats and mode not in (None, "sft"):
         problems.append(Problem(
@@ -168,7 +174,7 @@ def _fusion_problems(resolved: ResolvedConfig, custom: CustomConfig | None, mode
             f"summary, but fusion targets {', '.join(off)} are mode dense; make the two agree.",
             key="custom.fusion_config", where=where,
         ))
-    return problems
+    return fusion, problems
 
 
 def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> TrainingConfig:
@@ -190,7 +196,8 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
             problems += telemetry_problems(mode, resolved, telemetry.per_dataset, telemetry.per_token_type)
         implied, length_problems = implied_lengths(mode, resolved)
         problems += length_problems
-    problems += _fusion_problems(resolved, typed.get("custom"), mode)
+    fusion, fusion_errs = _fusion_problems(resolved, typed.get("custom"), mode)
+    problems += fusion_errs
     problems += _bypassed_problems(resolved)
     problems += value_problems(mode, resolved) + ignored_problems(mode, resolved)
     if problems:
@@ -201,6 +208,7 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
     if "rollout_matching.vllm.max_model_len" in proxied:
         typed["rollout_matching"] = RolloutMatchingConfig.model_validate(final.data["rollout_matching"])
     typed["schedule"] = schedule
+    typed["fusion"] = fusion
     return _build(mode, final, typed)
 
 
@@ -225,4 +233,5 @@ def _build(mode: Mode, final: ResolvedConfig, typed: dict[str, Any]) -> Training
         rollout_matching=typed["rollout_matching"],
         source=final,
         schedule=typed["schedule"],
+        fusion=typed["fusion"],
     )

@@ -58,7 +58,19 @@ SURFACES: tuple[Surface, ...] = (
                "every save strategy writes through it; save_schedule wraps it (save_delay_steps, save_last_epoch)"),
         Method("get_optimizer_cls_and_kwargs", ("args", "model"),
                "swift_boundary's optimizer pre-flight builds the optimizer as the Trainer does"),
+        Method("get_batch_samples", ("self", "epoch_iterator", "num_batches", "device"),
+               "Stage2ABMixin switches channels there: it rebuilds the step's batches, then recounts"),
+        Method("_get_num_items_in_batch", ("self", "batch_samples", "device"),
+               "Stage2ABMixin recounts the loss tokens of the rebuilt batches with it"),
     )),
+    Surface("swift.rlhf_trainers.vllm_client", "VLLMClient", why="stage-2 weight sync to rollout servers", methods=(
+        Method("init_communicator", ("self", "device")),
+        Method("close_communicator", ("self",)),
+        Method("update_flattened_params", ("self", "metadatas", "flattened_tensor")),
+        Method("process_weights_after_loading", ("self",)),
+        Method("reset_prefix_cache", ("self",)),)),
+    Surface("swift.rlhf_trainers.utils", "FlattenedTensorBucket", why="weight sync packs parameters as GRPO does",
+            methods=(Method("get_metadata", ("self",)), Method("get_flattened_tensor", ("self",)))),
     Surface("transformers", "TrainerCallback", kind="class", methods=(
         Method("on_train_begin", ("self", "args", "state", "control")),
         Method("on_epoch_begin", ("self", "args", "state", "control")),
@@ -101,7 +113,7 @@ SURFACES: tuple[Surface, ...] = (
                     "log_softmax_fn", "kl_div_fn")),
     Surface("swift.rewards", "orms", kind="mapping", why="register_rewards() writes our reward classes into it"),
     Surface("swift.rewards", "ORM", kind="class", methods=(Method("__call__", ("self",)),)),
-    # src/trainers/swift_boundary.py: the guarded construction of ms-swift arguments and its pre-flight checks
+    # src/config/swift_boundary.py: the guarded construction of ms-swift arguments and its pre-flight checks
     Surface("swift", "RLHFArguments", why="validate --deep builds it offline", methods=(
         Method("_init_external_vllm", ("self",), "_OfflineRLHFArguments overrides it (no vLLM server connection)"),
     )),
@@ -131,16 +143,20 @@ SURFACES: tuple[Surface, ...] = (
         Method("get_infer_engine", ("args", "template")),)),
     Surface("swift.infer_engine", "TransformersEngine", why="src.eval generation", methods=(
         Method("__init__", ("self", "model", "template", "adapters", "adapter_names", "max_batch_size")),
-        Method("infer", ("self", "infer_requests", "request_config", "metrics", "use_tqdm")),
-        Method("preprocess_logits", ("batched_logits", "batched_generate_ids", "top_logprobs"),
-               "src/eval/generate.py overrides it: chosen-token log-probs without ranking the vocabulary"),)),
+        Method("infer", ("self", "infer_requests", "request_config", "metrics", "use_tqdm")),)),
+    Surface("transformers", "PreTrainedModel", why="src/eval/generate.py::ChosenTokenLogprobs hooks the modules "
+            "they return: each step's logits, and the next step's input ids (the tokens chosen)", methods=(
+        Method("get_input_embeddings", ("self",)),
+        Method("get_output_embeddings", ("self",)),)),
     Surface("swift.infer_engine", "InferRequest", fields=("messages", "images"),
             why="one src.eval request: the training prompt without its assistant turn"),
-    Surface("swift.infer_engine", "RequestConfig", fields=("max_tokens", "temperature", "logprobs", "top_logprobs"),
-            why="greedy decoding with per-token log-probabilities (object confidence)"),
+    Surface("swift.infer_engine", "RequestConfig", fields=("max_tokens", "temperature", "logprobs", "top_logprobs",
+                                                           "return_details"),
+            why="greedy decoding; per-token log-probabilities from vLLM, or recorded on the returned token ids"),
     Surface("swift.infer_engine.protocol", "ChatCompletionResponseChoice",
-            fields=("index", "message", "finish_reason", "logprobs"),
-            why="src.eval reads message.content, finish_reason and logprobs['content'][k]['token'|'logprob']"),
+            fields=("index", "message", "finish_reason", "logprobs", "token_ids"),
+            why="src.eval reads message.content, finish_reason, token_ids (return_details) and "
+            "logprobs['content'][k]['token'|'logprob']"),
     Surface("swift.utils", "unwrap_model_for_generation", fields=("model", "accelerator"),
             why="the hf rollout backend (stage-2 and custom.detection_eval) generates on the unwrapped model"),
 )

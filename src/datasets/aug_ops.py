@@ -11,19 +11,34 @@ Ops work on a :class:`Canvas` and come in three kinds, as in the seed system:
 ``expand_to_fit_affine`` folds its own scale-down into the pending warp, pads to its multiple
 (content top-left, padding right/bottom) and caps the pixel count. Coordinates move with
 :mod:`src.datasets.geometry` / :mod:`src.datasets.crop_geometry` through the same maps as the pixels.
-Randomness comes only from the ``numpy.random.Generator`` passed in.
+Each op function reads its typed config (the op's model in ``src/config/schema_augmentation.py``, as
+validated at load or ramped by the curriculum). Randomness comes only from the
+``numpy.random.Generator`` passed in.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageEnhance
 
+from src.config.schema_augmentation import (
+    AugmentationOp,
+    ColorOp,
+    CropOp,
+    ExpandToFitAffineOp,
+    HFlipOp,
+    ResizeByScaleOp,
+    RoiCropOp,
+    RotateOp,
+    ScaleOp,
+    VFlipOp,
+)
+from src.constants import IMAGE_SIZE_MULTIPLE
 from src.datasets import crop_geometry as CG
 from src.datasets import geometry
 from src.datasets.aug_color import COLOR_OPS
@@ -31,12 +46,7 @@ from src.datasets.aug_color import COLOR_OPS
 Objects = list[dict[str, Any]]
 Fill = int | tuple[int, ...]
 MIDDLE_GRAY = 128  # padding value: ~0 after Qwen3-VL's (x / 255 - 0.5) / 0.5 normalisation
-SCALE_MULTIPLE = 32  # `scale` sides are multiples of this (Qwen3-VL: patch 16 x merge 2)
 CROP_ATTEMPTS = 10  # windows tried before a crop that would drop every object is skipped
-
-AFFINE_OPS = frozenset({"hflip", "vflip", "rotate"})
-COLOUR_OPS = frozenset({"color", *COLOR_OPS})
-BARRIER_OPS = frozenset({"scale", "crop", "roi_crop", "resize_by_scale", "expand_to_fit_affine"})
 
 
 def fill_for(image: Image.Image) -> Fill:
@@ -100,34 +110,35 @@ class Canvas:
 # ------------------------------------------------------------------------------------------- affine
 
 
-def _hflip(c: Canvas, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def _hflip(c: Canvas, op: HFlipOp, rng: np.random.Generator) -> dict[str, Any]:
     c.push(geometry.hflip_affine(*c.size), c.size)
     return {}
 
 
-def _vflip(c: Canvas, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def _vflip(c: Canvas, op: VFlipOp, rng: np.random.Generator) -> dict[str, Any]:
     c.push(geometry.vflip_affine(*c.size), c.size)
     return {}
 
 
-def _rotate(c: Canvas, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    degrees = float(rng.uniform(-p["max_degrees"], p["max_degrees"]))
+def _rotate(c: Canvas, op: RotateOp, rng: np.random.Generator) -> dict[str, Any]:
+    degrees = float(rng.uniform(-op.max_degrees, op.max_degrees))
     rot = geometry.rotation(*c.size, degrees)
     c.push(rot.affine, (rot.width, rot.height))
     return {"degrees": degrees, "width": rot.width, "height": rot.height}
 
 
-AFFINE: dict[str, Callable[[Canvas, Mapping[str, Any], np.random.Generator], dict[str, Any]]] = {
+AFFINE: dict[str, Callable[[Canvas, Any, np.random.Generator], dict[str, Any]]] = {
     "hflip": _hflip, "vflip": _vflip, "rotate": _rotate,
 }
 
 # ------------------------------------------------------------------------------------------- colour
 
 
-def _color(image: Image.Image, p: Mapping[str, Any], rng: np.random.Generator) -> tuple[Image.Image, dict]:
+def _color(image: Image.Image, op: ColorOp, rng: np.random.Generator) -> tuple[Image.Image, dict]:
     """Brightness, contrast, saturation (in that order), each factor uniform in ``[1 - v, 1 + v]``."""
     factors = {
-        k: float(rng.uniform(1.0 - p[k], 1.0 + p[k])) for k in ("brightness", "contrast", "saturation")
+        k: float(rng.uniform(1.0 - v, 1.0 + v))
+        for k, v in (("brightness", op.brightness), ("contrast", op.contrast), ("saturation", op.saturation))
     }
     out = ImageEnhance.Brightness(image).enhance(factors["brightness"])
     out = ImageEnhance.Contrast(out).enhance(factors["contrast"])
@@ -150,16 +161,16 @@ def _resize(image: Image.Image, objects: Objects, factor: float, multiple: int) 
     return OpOutput(image.resize((nw, nh), Image.Resampling.BILINEAR), geometry.resize(objects, w, h, nw, nh), params)
 
 
-def _scale(image: Image.Image, objects: Objects, p: Mapping[str, Any], rng: np.random.Generator) -> OpOutput:
-    return _resize(image, objects, float(rng.uniform(p["min_scale"], p["max_scale"])), SCALE_MULTIPLE)
+def _scale(image: Image.Image, objects: Objects, op: ScaleOp, rng: np.random.Generator) -> OpOutput:
+    return _resize(image, objects, float(rng.uniform(op.min_scale, op.max_scale)), IMAGE_SIZE_MULTIPLE)
 
 
-def _resize_by_scale(image: Image.Image, objects: Objects, p: Mapping[str, Any],
+def _resize_by_scale(image: Image.Image, objects: Objects, op: ResizeByScaleOp,
                      rng: np.random.Generator) -> OpOutput:
-    return _resize(image, objects, float(rng.uniform(p["lo"], p["hi"])), int(p["align_multiple"]))
+    return _resize(image, objects, float(rng.uniform(op.lo, op.hi)), int(op.align_multiple))
 
 
-def _crop(image: Image.Image, objects: Objects, p: Mapping[str, Any], rng: np.random.Generator) -> OpOutput:
+def _crop(image: Image.Image, objects: Objects, op: CropOp, rng: np.random.Generator) -> OpOutput:
     """Random window with sides ``scale * (w, h)``; objects under ``min_coverage`` are dropped.
 
     A window that would drop every object of a non-empty sample is redrawn, up to ``CROP_ATTEMPTS``
@@ -167,46 +178,46 @@ def _crop(image: Image.Image, objects: Objects, p: Mapping[str, Any], rng: np.ra
     """
     w, h = image.size
     for attempt in range(CROP_ATTEMPTS):
-        s = float(rng.uniform(p["min_scale"], p["max_scale"]))
+        s = float(rng.uniform(op.min_scale, op.max_scale))
         cw = min(w, max(1, math.floor(w * s + 0.5)))
         ch = min(h, max(1, math.floor(h * s + 0.5)))
         left = int(rng.integers(0, w - cw + 1))
         top = int(rng.integers(0, h - ch + 1))
         window = (left, top, left + cw, top + ch)
-        res = geometry.crop(objects, window, p["min_coverage"])
+        res = geometry.crop(objects, window, op.min_coverage)
         if res.objects or not objects:
             params = {"scale": s, "window": window, "dropped": len(objects) - len(res.kept), "attempts": attempt + 1}
             return OpOutput(image.crop(window), res.objects, params)
     return OpOutput(image, objects, {"attempts": CROP_ATTEMPTS}, skipped="every window dropped all objects")
 
 
-def _roi_crop(image: Image.Image, objects: Objects, p: Mapping[str, Any], rng: np.random.Generator) -> OpOutput:
+def _roi_crop(image: Image.Image, objects: Objects, op: RoiCropOp, rng: np.random.Generator) -> OpOutput:
     """Crop around one anchor object chosen uniformly (see :mod:`~.crop_geometry`); skipped, unchanged,
     when no object is an anchor or the window would be the whole image."""
-    anchors = [i for i, o in enumerate(objects) if CG.is_anchor(o, p["anchor_classes"])]
+    anchors = [i for i, o in enumerate(objects) if CG.is_anchor(o, op.anchor_classes)]
     if not anchors:
         return OpOutput(image, objects, {}, skipped="no_anchor")
     anchor = anchors[int(rng.integers(len(anchors)))]
-    s = float(rng.uniform(*p["scale_range"]))
+    s = float(rng.uniform(*op.scale_range))
     w, h = image.size
-    window = CG.roi_window(CG.bounds(objects[anchor]), s, float(p["min_crop_size"]), w, h)
+    window = CG.roi_window(CG.bounds(objects[anchor]), s, float(op.min_crop_size), w, h)
     params: dict[str, Any] = {"anchor": anchor, "scale": s, "window": window}
     if window == (0, 0, w, h):
         return OpOutput(image, objects, params, skipped="full_image")
-    res = CG.roi_crop(objects, window, float(p["min_coverage"]), float(p["completeness_threshold"]))
+    res = CG.roi_crop(objects, window, float(op.min_coverage), float(op.completeness_threshold))
     params.update(dropped=len(objects) - len(res.kept), marked=len(res.marked))
     return OpOutput(image.crop(window), res.objects, params)
 
 
-BARRIER: dict[str, Callable[[Image.Image, Objects, Mapping[str, Any], np.random.Generator], OpOutput]] = {
+BARRIER: dict[str, Callable[[Image.Image, Objects, Any, np.random.Generator], OpOutput]] = {
     "scale": _scale, "crop": _crop, "roi_crop": _roi_crop, "resize_by_scale": _resize_by_scale,
 }
 
 
-def _expand_to_fit_affine(c: Canvas, p: Mapping[str, Any]) -> dict[str, Any]:
+def _expand_to_fit_affine(c: Canvas, op: ExpandToFitAffineOp) -> dict[str, Any]:
     """Flush onto the full (expanded) canvas, pad to ``multiple``, cap at ``max_pixels`` (see module doc)."""
     vw, vh = c.size
-    cw, ch, pw, ph = CG.fit_canvas(vw, vh, int(p["multiple"]), int(p["max_pixels"]))
+    cw, ch, pw, ph = CG.fit_canvas(vw, vh, int(op.multiple), int(op.max_pixels))
     params = {"width": pw, "height": ph, "content": (cw, ch)}
     if c.pending is not None:
         shrink = geometry.Affine(cw / vw, 0.0, 0.0, 0.0, ch / vh, 0.0)
@@ -223,30 +234,18 @@ def _expand_to_fit_affine(c: Canvas, p: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
-ALL_OPS = frozenset(AFFINE_OPS | COLOUR_OPS | BARRIER_OPS)
-
-
-def run_op(name: str, canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) -> tuple[dict, str | None]:
-    """Apply op ``name`` to ``canvas`` in place; returns ``(sampled parameters, skip reason or None)``."""
+def run_op(op: AugmentationOp, canvas: Canvas, rng: np.random.Generator) -> tuple[dict, str | None]:
+    """Apply ``op`` (its typed config) to ``canvas`` in place; returns ``(sampled parameters, skip reason
+    or None)``."""
+    name = op.name
     if name in AFFINE:
-        return AFFINE[name](canvas, params, rng), None
+        return AFFINE[name](canvas, op, rng), None
     if name in COLOUR:
-        canvas.image, sampled = COLOUR[name](canvas.image, params, rng)
+        canvas.image, sampled = COLOUR[name](canvas.image, op, rng)
         return sampled, None
     canvas.flush()
     if name == "expand_to_fit_affine":
-        return _expand_to_fit_affine(canvas, params), None
-    out = BARRIER[name](canvas.image, canvas.objects, params, rng)
+        return _expand_to_fit_affine(canvas, op), None
+    out = BARRIER[name](canvas.image, canvas.objects, op, rng)
     canvas.image, canvas.objects, canvas.size = out.image, out.objects, out.image.size
     return out.params, out.skipped
-
-
-def apply_op(name: str, image: Image.Image, objects: Sequence[Any], params: Mapping[str, Any],
-             rng: np.random.Generator) -> OpOutput:
-    """Run one op unconditionally and flush (the pipeline decides whether an op fires)."""
-    if name not in ALL_OPS:
-        raise ValueError(f"unknown augmentation op {name!r}; valid ops: {sorted(ALL_OPS)}")
-    canvas = Canvas(image, copy_objects(objects))
-    sampled, skipped = run_op(name, canvas, params, rng)
-    canvas.flush()
-    return OpOutput(canvas.image, canvas.objects, sampled, skipped)

@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
 
-from src.config import ConfigError, Problem, TrainingConfig, display_path, load_fusion_config
+from src.config import ConfigError, Problem, TrainingConfig, display_path
 from src.config.fusion import FusionSource, FusionTarget
 
 from .augmentation import AugmentationPipeline
@@ -63,7 +63,7 @@ def sample_policy(cfg: TrainingConfig, entry: FusionTarget | FusionSource, train
         )
     augment = None
     if train and entry.augmentation and custom.augmentation.enabled:
-        augment = AugmentationPipeline.from_config(
+        augment = AugmentationPipeline(
             custom.augmentation, custom.augmentation_curriculum if entry.curriculum else None, size_multiple=IMAGE_SIZE_MULTIPLE,
             max_pixels=cfg.template.get("max_pixels"),
         )
@@ -183,15 +183,15 @@ def build_fusion_datasets(
     `val_jsonl`). Callers differ only in what a sample becomes: `train_transform(entry)` for the
     entry's train records, `eval_dataset(target)` over a target's val records. Chat-format members
     only where the caller trains on conversations as written (`chat_members`)."""
-    if cfg.fusion_config_path is None:
+    fusion = cfg.fusion  # loaded and validated once, with the config
+    if fusion is None:
         raise ValueError("custom.fusion_config is not set: the preset names no training data")
-    fusion = load_fusion_config(cfg.fusion_config_path)
     chats = [e.name for e in (*fusion.targets, *fusion.sources) if e.is_chat]
     if chats and not chat_members:
         raise ConfigError([Problem(
             f"chat-format members ({', '.join(chats)}) train only in sft runs (the {cfg.mode} pipeline needs "
             "records with images and objects); remove them from this run's fusion config",
-            key="custom.fusion_config", where=display_path(cfg.fusion_config_path))], subject=cfg.source.display)
+            key="custom.fusion_config", where=display_path(fusion.path))], subject=cfg.source.display)
 
     def member(entry: FusionTarget | FusionSource) -> FusionMember:
         records = entry_records(entry, entry.train_path, cfg.custom.train_sample_limit)

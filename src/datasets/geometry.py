@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-GEOMETRY_KEYS: tuple[str, ...] = ("bbox_2d", "poly", "line")
+from src.constants import GEOMETRY_KEYS, IMAGE_SIZE_MULTIPLE
 
 Point = tuple[float, float]
 _Matrix = tuple[float, float, float, float, float, float]
@@ -250,7 +250,7 @@ def rotate(
     return apply_affine(objects, rot.affine, rot.width, rot.height), rot.width, rot.height
 
 
-def scaled_size(width: int, height: int, factor: float, multiple: int = 32) -> tuple[int, int]:
+def scaled_size(width: int, height: int, factor: float, multiple: int = IMAGE_SIZE_MULTIPLE) -> tuple[int, int]:
     """``(width, height) * factor`` with each side rounded to the nearest multiple (at least one multiple)."""
     if factor <= 0:
         raise ValueError(f"scale factor must be positive, got {factor}")

@@ -35,11 +35,6 @@ def comparison_boxes(objects: Sequence[DenseObject]) -> np.ndarray:
     return boxes
 
 
-def comparison_box(obj: DenseObject) -> Box:
-    x1, y1, x2, y2 = comparison_boxes([obj])[0].tolist()
-    return (x1, y1, x2, y2)
-
-
 def iou_matrix(preds: Sequence[DenseObject], gts: Sequence[DenseObject]) -> np.ndarray:
     """`[len(preds), len(gts)]` IoU of comparison boxes; 0 where geometry kinds differ."""
     a, b = comparison_boxes(preds), comparison_boxes(gts)
@@ -52,7 +47,3 @@ def iou_matrix(preds: Sequence[DenseObject], gts: Sequence[DenseObject]) -> np.n
     iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
     same_kind = np.array([[p.kind == g.kind for g in gts] for p in preds], dtype=bool).reshape(iou.shape)
     return np.where(same_kind, np.clip(iou, 0.0, 1.0), 0.0)
-
-
-def object_iou(a: DenseObject, b: DenseObject) -> float:
-    return float(iou_matrix([a], [b])[0, 0])

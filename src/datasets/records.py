@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-GEOMETRY_KEYS: tuple[str, ...] = ("bbox_2d", "poly", "line")
+from src.constants import GEOMETRY_KEYS
+
 OBJECT_KEYS: frozenset[str] = frozenset(("desc", *GEOMETRY_KEYS))
 REQUIRED_RECORD_KEYS: tuple[str, ...] = ("images", "width", "height", "objects")
 RECORD_KEYS: frozenset[str] = frozenset((*REQUIRED_RECORD_KEYS, "summary", "metadata"))

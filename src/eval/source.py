@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from src.config import ConfigError, TrainingConfig, load_fusion_config, load_training_config
+from src.config import ConfigError, TrainingConfig, load_training_config
 from src.config.fusion import FusionTarget
 from src.provenance.configcopy import CONFIG_DIR, copy_relpath
 from src.provenance.manifest import load_manifest
@@ -106,13 +106,10 @@ def split_targets(cfg: TrainingConfig, split: str) -> list[tuple[FusionTarget, P
     """The fusion targets evaluated on ``split`` and their JSONL files (val: those with a val_jsonl)."""
     if split not in SPLITS:
         raise EvalError(f"--split must be one of {SPLITS}, got {split!r}")
-    if cfg.fusion_config_path is None:
+    fusion = cfg.fusion  # loaded and validated with the config (a bad fusion file fails there)
+    if fusion is None:
         raise EvalError("the config names no training data (custom.fusion_config is not set), so there is no "
                         "split to evaluate on")
-    try:
-        fusion = load_fusion_config(cfg.fusion_config_path)
-    except ConfigError as e:
-        raise EvalError(str(e)) from None
     if split == "train":
         return [(t, t.train_path) for t in fusion.targets]
     found = [(t, t.val_path) for t in fusion.targets if t.val_path is not None]

@@ -8,7 +8,7 @@ Layout of a run directory (`training.output_dir`): `run_manifest.json` (manifest
 """
 
 from .rundir import MANIFEST_NAME, RunDirError, RunPlan, plan_run_dir, scan_run_dir
-from .session import RunInterrupted, RunSession, active_session, is_rank_zero
+from .session import RunInterrupted, RunSession, is_rank_zero
 
 __all__ = [
     "MANIFEST_NAME",
@@ -16,7 +16,6 @@ __all__ = [
     "RunInterrupted",
     "RunPlan",
     "RunSession",
-    "active_session",
     "is_rank_zero",
     "plan_run_dir",
     "scan_run_dir",

@@ -22,15 +22,13 @@ def reduced_counts(dataset: Any) -> dict[str, int] | None:
     if realized is None:
         return None
     counts: dict[str, int] = realized()
-    import torch
-    import torch.distributed as dist
+    from src.distributed import all_reduce, world_size
 
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        on_gpu = dist.get_backend() == "nccl"
-        device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
-        tensor = torch.tensor(list(counts.values()), dtype=torch.int64, device=device)
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-        counts = dict(zip(counts, (int(v) for v in tensor.tolist())))
+    if world_size() > 1:
+        import torch
+
+        summed = all_reduce(torch.tensor(list(counts.values()), dtype=torch.int64), "sum")
+        counts = dict(zip(counts, (int(v) for v in summed.tolist())))
     return counts
 
 

@@ -1,7 +1,7 @@
 """One launch of a run: the run-directory plan, the manifest it writes, and its final status.
 
 `src/sft.py` creates the session (after the run-directory guard) and runs training inside
-`session.track()`; the trainer pipeline asks `active_session()` for the callback that writes the
+`session.track()`, handing the session to the trainer pipeline, which installs its callback: it writes the
 manifest on rank 0 at `on_train_begin` (before the first optimizer step) and updates it at every
 save and at the end. Only rank 0 writes; every rank takes part in the count reduction.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from src.config import REPO_ROOT, TrainingConfig, load_fusion_config
+from src.config import REPO_ROOT, TrainingConfig
 
 from .configcopy import copy_chain
 from .manifest import as_json, build_manifest, command_record, load_manifest, now_iso, write_manifest
@@ -28,7 +28,6 @@ from .rundir import RunPlan, archive_previous_run
 
 logger = logging.getLogger(__name__)
 RESUME_KEY = "training.resume_from_checkpoint"
-_ACTIVE: RunSession | None = None
 
 
 class RunInterrupted(BaseException):
@@ -45,10 +44,6 @@ def is_rank_zero() -> bool:
     if dist is not None and dist.is_available() and dist.is_initialized():
         return dist.get_rank() == 0
     return os.environ.get("RANK", "0") == "0"
-
-
-def active_session() -> RunSession | None:
-    return _ACTIVE
 
 
 @dataclass
@@ -70,12 +65,10 @@ class RunSession:
 
     # ------------------------------------------------------------------ launch
     def activate(self) -> RunSession:
-        """Register as the active session; rank 0 moves a previous run aside when the plan says so."""
-        global _ACTIVE
+        """Start the run: rank 0 moves a previous run aside when the plan says so."""
         if self.plan.archive_previous and is_rank_zero():
             moved = archive_previous_run(self.run_dir)
             logger.warning("--allow-existing-run-dir: moved the previous run in %s to %s", self.run_dir, moved)
-        _ACTIVE = self
         return self
 
     def callback(self, train_dataset: Any) -> Any:
@@ -157,7 +150,7 @@ class RunSession:
     # ------------------------------------------------------------------ helpers
     def _fresh_manifest(self) -> dict[str, Any]:
         cfg = self.cfg
-        fusion = load_fusion_config(cfg.fusion_config_path) if cfg.fusion_config_path is not None else None
+        fusion = cfg.fusion  # the one the config was validated with (never re-read)
         command = command_record(self.argv, self.overrides, self.flags)
         manifest = build_manifest(cfg, fusion, self.run_dir, command)
         manifest["environment"] = self.launch_env

@@ -20,10 +20,6 @@ from .dense import (
 )
 from .summary import summary_content_score, summary_format_score
 
-REWARD_NAMES: tuple[str, ...] = (
-    "dense_format", "dense_parse", "dense_loc_fbeta", "dense_cat_f1", "summary_format", "summary_content",
-)
-
 
 def register_rewards() -> tuple[str, ...]:
     """Register every reward with ms-swift's ``orms`` registry (imports ms-swift)."""
@@ -34,7 +30,6 @@ def register_rewards() -> tuple[str, ...]:
 
 __all__ = [
     "FORMAT_PENALTY",
-    "REWARD_NAMES",
     "DenseGroundTruth",
     "cat_f1",
     "dense_cat_f1_score",

@@ -46,9 +46,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from src.constants import GEOMETRY_KEYS
 from src.datasets.coordjson import COORD_FORMATS, ParseResult, dequantize, parse_prediction, quantize
 from src.datasets.iou import iou_matrix
-from src.datasets.records import GEOMETRY_KEYS, DenseObject
+from src.datasets.records import DenseObject
 from src.datasets.render import PREFIX_SEPARATOR
 
 from .matching import IOU_THRESHOLDS, f_beta, hungarian_match, match_at_threshold

@@ -128,11 +128,6 @@ def reduce_packed(per_rank: Sequence[Sequence[float]]) -> dict[str, float]:
     return out
 
 
-def reduce_metrics(per_rank: Sequence[Mapping[str, MetricValue]]) -> dict[str, float]:
-    """Reduce the per-rank value dicts (``pack`` each, then :func:`reduce_packed`)."""
-    return reduce_packed([pack(v) for v in per_rank])
-
-
 def schedule_values(step: int, b_ratio: RatioLike) -> dict[str, MetricValue]:
     """The identical-on-every-rank schedule metrics after optimizer step ``step`` ran."""
     return {B_RATIO_REALIZED: realized_b_ratio(step + 1, b_ratio),
@@ -197,6 +192,6 @@ __all__ = [
     "B_RATIO_REALIZED", "CHANNEL_IS_B", "DROP_REASON_PREFIX", "FN", "FP", "INVALID_ROLLOUT",
     "INVALID_ROLLOUT_RATE", "MATCHED", "METRICS", "N_DROP_INVALID", "N_VALID_PRED", "PACKED_WIDTH",
     "PRECISION", "RECALL", "ROLLOUTS", "ROLLOUT_SECONDS", "ROLLOUT_TOKENS", "ROLLOUT_TOKENS_PER_S",
-    "SPECS", "ChannelBCounts", "MetricSpec", "MetricValue", "Reduction", "pack", "reduce_metrics",
-    "reduce_packed", "schedule_values",
+    "SPECS", "ChannelBCounts", "MetricSpec", "MetricValue", "Reduction", "pack", "reduce_packed",
+    "schedule_values",
 ]

@@ -24,13 +24,12 @@ labels -100).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from src.constants import IGNORE_INDEX
 from src.stage2.targets import ROLE_TOKEN_TYPE, ChannelBTarget, ObjectKind
-
-IGNORE_INDEX = -100
 
 
 class TokenizerLike(Protocol):
@@ -59,10 +58,6 @@ class ChannelBTokens:
     objects: tuple[ObjectTokens, ...]
     closure_positions: tuple[int, ...]  # tokens covering the closure ]} and end-of-turn
     target: ChannelBTarget
-
-    @property
-    def n_loss_tokens(self) -> int:
-        return sum(label != IGNORE_INDEX for label in self.labels)
 
     def token_types(self) -> tuple[str, ...]:
         """desc / coord / structure per token (telemetry buckets)."""
@@ -145,16 +140,10 @@ def tokenize_target(target: ChannelBTarget, tokenizer: TokenizerLike) -> Channel
     return ChannelBTokens(tuple(ids), tuple(labels), tuple(roles), tuple(objects), tuple(closure), target)
 
 
-def decode_labels(labels: Sequence[int], positions: Sequence[int], tokenizer: Any) -> list[str]:
-    """The label tokens at ``positions`` as strings (for tests and diagnostics)."""
-    return [tokenizer.convert_ids_to_tokens(int(labels[p])) for p in positions]
-
-
 __all__ = [
     "IGNORE_INDEX",
     "ChannelBTokens",
     "ObjectTokens",
     "TokenizerLike",
-    "decode_labels",
     "tokenize_target",
 ]

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from src.constants import IGNORE_INDEX
+
 logger = logging.getLogger(__name__)
 
 DUMP_SAMPLES = 4
-IGNORE_INDEX = -100
 
 
 def squeeze_runs(pieces: Sequence[str]) -> str:

@@ -29,6 +29,8 @@ from typing import Any
 
 from src.config import TrainingConfig
 
+from .trainer_class import adopt, trainer_class
+
 logger = logging.getLogger(__name__)
 
 # eval_det/<name> <- metrics.json key
@@ -57,22 +59,11 @@ def logged_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return {f"eval_det/{name}": float(metrics[key]) for name, key in LOGGED_KEYS.items() if metrics.get(key) is not None}
 
 
-def _dist() -> tuple[int, int]:
-    import torch.distributed as dist
+def _gather(local: list[tuple[int, Any]]) -> list[Any]:
+    """Every rank's ``(position, image)`` pairs, in sample order."""
+    from src.distributed import all_gather_object
 
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _gather(local: list[tuple[int, Any]], world: int) -> list[Any]:
-    if world == 1:
-        return [im for _, im in sorted(local, key=lambda x: x[0])]
-    import torch.distributed as dist
-
-    parts: list[Any] = [None] * world
-    dist.all_gather_object(parts, local)
-    return [im for _, im in sorted((x for part in parts for x in part), key=lambda x: x[0])]
+    return [im for _, im in sorted((x for part in all_gather_object(local) for x in part), key=lambda x: x[0])]
 
 
 @dataclass
@@ -105,10 +96,10 @@ class DetectionEvalState:
 
         A failure on any rank (e.g. out of memory while generating) stops every rank together, so none
         waits forever in the gather."""
+        from src import distributed
         from src.eval.score import score_images
-        from src.stage2.rollout.ranks import all_ranks_ok
 
-        rank, world = _dist()
+        rank, world = distributed.rank(), distributed.world_size()
         error: Exception | None = None
         local: list[tuple[int, Any]] = []
         try:
@@ -116,12 +107,12 @@ class DetectionEvalState:
             local = self._generate(rank, world)
         except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
             error = exc
-        if not all_ranks_ok(error is None):
+        if not distributed.all_ranks_ok(error is None):
             if error is not None:
                 raise error
             raise RuntimeError(f"rank {rank}: custom.detection_eval failed on another rank (its error is in that "
                                "rank's log); every rank stops together so that none waits forever in a collective.")
-        images = _gather(local, world)
+        images = _gather(local)
         return score_images(images, confidence="constant"), images
 
     def _generate(self, rank: int, world: int) -> list[tuple[int, Any]]:
@@ -178,15 +169,8 @@ def _overlays_to_tensorboard(trainer: Any, state: DetectionEvalState, images: Se
     writer.flush()
 
 
-_CLASSES: dict[type, type] = {}
-
-
 def detection_eval_class(base: type) -> type:
-    if issubclass(base, DetectionEvalMixin):
-        return base
-    if base not in _CLASSES:
-        _CLASSES[base] = type(f"DetectionEval{base.__name__}", (DetectionEvalMixin, base), {})
-    return _CLASSES[base]
+    return trainer_class(base, (DetectionEvalMixin,))
 
 
 def install_detection_eval(trainer: Any, cfg: TrainingConfig, backend: Any = None) -> Any:
@@ -196,7 +180,7 @@ def install_detection_eval(trainer: Any, cfg: TrainingConfig, backend: Any = Non
     settings = cfg.custom.detection_eval
     every = settings.every_steps or int(cfg.training["eval_steps"])
     backend = backend if backend is not None else HfRolloutBackend(trainer.template, trainer_model_context(trainer))
-    trainer.__class__ = detection_eval_class(type(trainer))
+    adopt(trainer, DetectionEvalMixin)
     state = DetectionEvalState(cfg, backend, every, next_step=every)
     state.prepare(trainer.template)  # bad val data (no val_jsonl, unreadable image) stops the run before step 1
     trainer._detection_eval = state

@@ -28,10 +28,10 @@ from swift.rlhf_trainers import GKDTrainer
 from swift.rlhf_trainers.gkd_loss import DataSource, TeacherOutput
 
 from src.config import TrainingConfig
+from src.constants import IGNORE_INDEX
 
 from .gkd_terms import GKDTermsMixin
-
-IGNORE_INDEX = -100
+from .trainer_class import adopt, declare
 
 
 def completion_stats(
@@ -108,22 +108,16 @@ class GKDMonitorMixin(GKDTermsMixin):
                     metrics[f"gkd/{key}"].update(stats[key])
 
 
+@declare
 class GKDMonitorTrainer(GKDMonitorMixin, GKDTrainer):
     """ms-swift's GKD trainer with the monitor (what :func:`install_gkd_monitor` makes of a plain one)."""
 
 
-_MONITOR_CLASSES: dict[type, type] = {GKDTrainer: GKDMonitorTrainer}
-
-
 def install_gkd_monitor(trainer: Any) -> Any:
     """Turn a constructed ms-swift GKD trainer into its monitor variant (no constructor state)."""
-    base = type(trainer)
     if isinstance(trainer, GKDMonitorMixin):
-        raise RuntimeError(f"gkd_monitor is already installed on this {base.__name__}")  # noqa: TRY004
-    if base not in _MONITOR_CLASSES:
-        _MONITOR_CLASSES[base] = type(f"GKDMonitor{base.__name__}", (GKDMonitorMixin, base), {})
-    trainer.__class__ = _MONITOR_CLASSES[base]
-    return trainer
+        raise RuntimeError(f"gkd_monitor is already installed on this {type(trainer).__name__}")  # noqa: TRY004
+    return adopt(trainer, GKDMonitorMixin)
 
 
 def gkd_trainer_extensions(cfg: TrainingConfig) -> list:
@@ -131,17 +125,18 @@ def gkd_trainer_extensions(cfg: TrainingConfig) -> list:
     return [install_gkd_monitor] if cfg.custom.trainer_variant == "gkd_monitor" else []
 
 
-def run_gkd(cfg: TrainingConfig) -> dict[str, Any]:
+def run_gkd(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
+    from src.config.swift_boundary import swift_arguments
     from src.datasets.rl_rows import build_rl_datasets
 
     from .gkd_telemetry import install_gkd_telemetry
     from .rlhf_pipeline import LauncherRLHF
-    from .swift_boundary import swift_arguments
 
     args = swift_arguments(cfg)
     return LauncherRLHF(
         args,
         build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=True),
+        session=session,
         trainer_extensions=gkd_trainer_extensions(cfg),
         telemetry=cfg.custom.telemetry,
         telemetry_installer=install_gkd_telemetry,

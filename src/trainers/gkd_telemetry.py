@@ -24,6 +24,7 @@ import torch
 from swift.rlhf_trainers import GKDTrainer
 from swift.rlhf_trainers.gkd_loss import DataSource
 
+from src.constants import IGNORE_INDEX
 from src.datasets.fusion_dataset import DATASET_NAME_KEY
 
 from .gkd_terms import GKDTermsMixin
@@ -37,7 +38,8 @@ from .telemetry.mixin import (
     telemetry_layout,
 )
 from .telemetry.token_loss import install_loss_tap
-from .telemetry.token_types import IGNORE_INDEX, PieceCache, classify_labels
+from .telemetry.token_types import PieceCache, classify_labels
+from .trainer_class import adopt
 
 
 def sample_of_positions(labels: torch.Tensor, n_samples: int, position_ids: torch.Tensor | None) -> torch.Tensor:
@@ -129,9 +131,6 @@ class GKDTelemetryMixin(TelemetryLogMixin, GKDTermsMixin):
         add_group_sums(self._telemetry, mode, labels, flat, token_loss, None)
 
 
-_CLASSES: dict[type, type] = {}
-
-
 def install_gkd_telemetry(trainer: Any, *, dataset_names: Sequence[str], per_dataset: bool, per_token_type: bool,
                           tokenizer: Any = None) -> Any:
     """Turn a constructed ms-swift GKD trainer (or its gkd_monitor variant) into its telemetry variant."""
@@ -141,11 +140,8 @@ def install_gkd_telemetry(trainer: Any, *, dataset_names: Sequence[str], per_dat
         raise TypeError(f"GKD telemetry needs ms-swift's GKDTrainer, got {type(trainer).__name__}")
     if isinstance(trainer, GKDTelemetryMixin):
         raise RuntimeError(f"GKD telemetry is already installed on this {type(trainer).__name__}")  # noqa: TRY004
-    base = type(trainer)
-    if base not in _CLASSES:
-        _CLASSES[base] = type(f"Telemetry{base.__name__}", (GKDTelemetryMixin, base), {})
     tap = install_loss_tap(trainer.model)
-    trainer.__class__ = _CLASSES[base]
+    adopt(trainer, GKDTelemetryMixin)
     trainer._telemetry = TelemetryState(telemetry_layout(dataset_names, per_dataset, per_token_type), tap=tap)
     tokenizer = tokenizer if tokenizer is not None else trainer.template.tokenizer
     trainer._telemetry_ids = GKDTelemetryIds(

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-IGNORE_INDEX = -100
+from src.constants import IGNORE_INDEX
 
 
 class PackedBatchError(ValueError):

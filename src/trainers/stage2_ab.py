@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from src.config import TrainingConfig
+from src.distributed import all_gather, all_ranks_ok, is_distributed
 from src.stage2.metrics import PACKED_WIDTH, ChannelBCounts, pack, reduce_packed, schedule_values
 from src.stage2.pipeline import ChannelBPolicy
 from src.stage2.rollout.base import RolloutError
@@ -42,9 +43,9 @@ from .stage2_ab_batch import (
     ChannelBBuilder,
     Decoding,
     Stage2Collator,
-    any_rank_failed,
     collate,
 )
+from .trainer_class import adopt, trainer_class
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +81,9 @@ def reduce_window(rows: list[list[float]]) -> dict[str, float]:
 
 def gather_rows(vector: list[float], device: torch.device) -> list[list[float]]:
     """All-gather one fixed-length float64 vector from every rank (the local one alone without DDP)."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
+    if not is_distributed():
         return [vector]
-    local = torch.tensor(vector, dtype=torch.float64, device=device)
-    if dist.get_backend() == "nccl" and not local.is_cuda:
-        local = local.cuda()
-    rows = [torch.empty_like(local) for _ in range(dist.get_world_size())]
-    dist.all_gather(rows, local)
+    rows = all_gather(torch.tensor(vector, dtype=torch.float64, device=device))
     return [r.cpu().tolist() for r in rows]
 
 
@@ -155,7 +150,7 @@ class Stage2ABMixin:
         except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank together
             error = exc
             logger.error("stage2_ab step %d rank %d: building the Channel-B batch failed: %s", step, rank, exc)
-        if any_rank_failed(error is not None, self.args.device):
+        if not all_ranks_ok(error is None):
             if error is not None:
                 raise error
             raise RolloutError(f"stage2_ab step {step}: another rank failed to build its Channel-B batch "
@@ -200,15 +195,8 @@ def _merge(a: ChannelBCounts, b: ChannelBCounts) -> ChannelBCounts:
     return a
 
 
-_CLASSES: dict[type, type] = {}
-
-
 def stage2_class(base: type) -> type:
-    if issubclass(base, Stage2ABMixin):
-        return base
-    if base not in _CLASSES:
-        _CLASSES[base] = type(f"Stage2AB{base.__name__}", (Stage2ABMixin, base), {})
-    return _CLASSES[base]
+    return trainer_class(base, (Stage2ABMixin,))
 
 
 def channel_b_policy(cfg: TrainingConfig) -> ChannelBPolicy:
@@ -245,7 +233,7 @@ def install_stage2_ab(trainer: Any, cfg: TrainingConfig, backend: Any = None) ->
     decoding = Decoding(rm.max_new_tokens, rm.decoding.temperature, rm.decoding.top_p, rm.decoding.do_sample)
     backend = backend if backend is not None else make_backend(cfg, trainer)
     builder = ChannelBBuilder(template, backend, channel_b_policy(cfg), decoding)
-    trainer.__class__ = stage2_class(type(trainer))
+    adopt(trainer, Stage2ABMixin)
     trainer._stage2 = Stage2State(
         b_ratio=cfg.stage2_ab.schedule.b_ratio,
         weights={"A": cfg.stage2_ab.channel_a.loss_weight, "B": cfg.stage2_ab.channel_b.loss_weight},
@@ -254,17 +242,17 @@ def install_stage2_ab(trainer: Any, cfg: TrainingConfig, backend: Any = None) ->
     return trainer
 
 
-def run_stage2_ab(cfg: TrainingConfig) -> dict[str, Any]:
+def run_stage2_ab(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
     from functools import partial
 
+    from src.config.swift_boundary import swift_arguments
     from src.datasets.stage2_rows import build_stage2_datasets
 
     from .detection_eval import trainer_extensions as detection_eval_extensions
-    from .swift_boundary import swift_arguments
     from .swift_pipeline import LauncherSft
 
     args = swift_arguments(cfg)
-    return LauncherSft(args, build_datasets=partial(build_stage2_datasets, cfg),
+    return LauncherSft(args, build_datasets=partial(build_stage2_datasets, cfg), session=session,
                        telemetry=cfg.custom.telemetry,
                        trainer_extensions=[partial(install_stage2_ab, cfg=cfg), *detection_eval_extensions(cfg)],
                        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule).main()

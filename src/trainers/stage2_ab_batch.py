@@ -31,8 +31,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from src.datasets.fusion_dataset import DATASET_NAME_KEY
 from src.datasets.stage2_rows import STAGE2_KEY, Stage2Source
 from src.stage2.metrics import ChannelBCounts
@@ -211,18 +209,7 @@ def collate(collator: Callable[[list[Any]], dict[str, Any]], items: list[dict[st
     return batch
 
 
-def any_rank_failed(failed: bool, device: torch.device) -> bool:
-    """All-reduce (max) of a failure flag: every rank learns whether any rank failed (no-op alone)."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return failed
-    flag = torch.tensor([1.0 if failed else 0.0], device=device)
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return bool(flag.item() > 0)
-
-
 __all__ = [
     "STAGE2_BATCH_KEY", "BuiltChannelB", "ChannelBAlignmentError", "ChannelBBuilder", "Decoding",
-    "Stage2Collator", "aligned_labels", "any_rank_failed", "check_prompt_ids", "collate", "template_suffix_ids",
+    "Stage2Collator", "aligned_labels", "check_prompt_ids", "collate", "template_suffix_ids",
 ]

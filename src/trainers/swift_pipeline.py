@@ -17,7 +17,6 @@ from swift.pipelines.train.sft import SwiftSft
 from transformers import TrainerCallback
 
 from src.audit.template_fingerprint import verify_run_template
-from src.provenance import active_session
 
 from .callbacks import FusionScheduleCallback
 from .conversation_dump import dump_conversations
@@ -29,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 # (template) -> (train_dataset, eval_dataset or None)
 DatasetBuilder = Callable[[Any], tuple[Any, Any]]
-# Applied to the trainer ms-swift constructed, before training: turns it into our variant
+# Applied to the trainer ms-swift constructed, before training: it adopts our class (src/trainers/trainer_class.py)
 # (a mixin class + state, e.g. stage2_ab, gkd_monitor). The one way we customise ms-swift trainers.
 TrainerExtension = Callable[[Any], Any]
 
@@ -41,6 +40,7 @@ class LauncherSft(SwiftSft):
         self,
         args,
         build_datasets: DatasetBuilder,
+        session: Any = None,  # the run's RunSession (src/provenance): manifest callback, template record
         callbacks: Sequence[TrainerCallback] = (),
         telemetry: Any = None,  # custom.telemetry (per_dataset / per_token_type) or None
         telemetry_installer: Callable[..., Any] = install_telemetry,  # GKD: install_gkd_telemetry
@@ -49,6 +49,7 @@ class LauncherSft(SwiftSft):
         save_schedule: Any = None,  # cfg.schedule (save_delay_steps / save_last_epoch) or None
         conversation_dump: Path | None = None,  # custom.dump_conversation_text: where to write them
     ) -> None:
+        self._session = session
         self._conversation_dump = conversation_dump
         self._save_schedule = save_schedule
         self._build_datasets = build_datasets
@@ -65,9 +66,8 @@ class LauncherSft(SwiftSft):
         # stops the run here, before any dataset is built or step is taken.
         super()._prepare_template()
         record = verify_run_template(self.template, self._template_fingerprint, model=self.args.model)
-        session = active_session()
-        if session is not None:
-            session.template_fingerprint = record
+        if self._session is not None:
+            self._session.template_fingerprint = record
 
     def _prepare_dataset(self):
         train_dataset, eval_dataset = self._build_datasets(self.template)
@@ -86,9 +86,8 @@ class LauncherSft(SwiftSft):
         train_dataset = self.datasets[0] if self.datasets else None
         if hasattr(train_dataset, "set_epoch"):
             trainer.add_callback(FusionScheduleCallback(train_dataset))
-        session = active_session()  # run manifest: written at train begin, updated at saves and the end
-        if session is not None:
-            trainer.add_callback(session.callback(train_dataset))
+        if self._session is not None:  # run manifest: written at train begin, updated at saves and the end
+            trainer.add_callback(self._session.callback(train_dataset))
         for callback in self._callbacks:
             trainer.add_callback(callback)
         if self._save_schedule is not None:

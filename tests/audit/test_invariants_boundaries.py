@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import invariants as I
 
-from src.audit import invariants as I
 from src.config.paths import REPO_ROOT
 
 SRC_FILES = sorted((REPO_ROOT / "src").rglob("*.py"))

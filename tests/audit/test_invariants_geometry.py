@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from support.invariants import InvariantViolation, check_coords_preserved, check_point_order
 
-from src.audit.invariants import InvariantViolation, check_coords_preserved, check_point_order
 from src.datasets import geometry as G
 
 W, H = 320, 224

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from src.audit.invariants import check_packed_alignment
-from src.datasets import packing as P
+from support import packing as P
+from support.invariants import check_packed_alignment
 
 
 def random_sample(rng: np.random.Generator, n: int, with_image: bool) -> dict:
@@ -44,7 +43,7 @@ def test_planned_bins_pack_aligned() -> None:
 
 
 def test_misaligned_input_already_raises() -> None:
-    """The run-time fail-fast in src.datasets.packing: label/id length mismatch and missing m-RoPE."""
+    """The packing reference's own fail-fast: label/id length mismatch and missing m-RoPE."""
     with pytest.raises(ValueError, match="labels for"):
         P.pack_segments([{"input_ids": [1, 2, 3], "labels": [1, 2]}])
     with pytest.raises(ValueError, match="m-RoPE"):
@@ -67,7 +66,7 @@ def test_meta_shifted_labels_fail_naming_the_invariant(monkeypatch) -> None:
 
     monkeypatch.setattr(P, "pack_segments", broken)
     samples = [{"input_ids": [5, 6, 7], "labels": [5, 6, 7]}, {"input_ids": [8, 9], "labels": [8, 9]}]
-    with pytest.raises(AssertionError, match=r"\[invariant packing\.alignment\] at src\.datasets\.packing:"
+    with pytest.raises(AssertionError, match=r"\[invariant packing\.alignment\] at support\.packing:"
                                              r"pack_segments segment 0 tokens \[0, 3\): labels misaligned"):
         check_packed_alignment(samples, P.pack_segments(samples))
 

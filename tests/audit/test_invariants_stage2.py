@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.invariants import check_channel_b_masking
 
-from src.audit.invariants import check_channel_b_masking
 from src.stage2 import targets as T
 from src.stage2.pipeline import ChannelBPolicy, channel_b_sample
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 import pytest
+from support.pipeline_map import REQUIRED_STAGES, check_map, check_map_file, parse_map
 
-from src.audit.pipeline_map import REQUIRED_STAGES, check_map, check_map_file, parse_map
 from src.config.paths import REPO_ROOT
 
 MAP = REPO_ROOT / "docs" / "audit" / "PIPELINE_MAP.md"
@@ -52,8 +52,8 @@ def test_checker_imports_no_heavy_module(text) -> None:
 
 
 @pytest.mark.parametrize("old,new,expected", [
-    ("`src.datasets.packing:pack_segments`", "`src.datasets.packing_gone:pack_segments`",
-     "module src.datasets.packing_gone does not exist"),
+    ("`src.trainers.packing_guard:check_packed_batch`", "`src.trainers.packing_gone:check_packed_batch`",
+     "module src.trainers.packing_gone does not exist"),
     ("`src.stage2.targets:build_channel_b_target`", "`src.stage2.targets:build_target_renamed`",
      "build_target_renamed is not defined in src/stage2/targets.py"),
     ("`src.trainers.telemetry.mixin:TelemetryMixin.compute_loss`", "`src.trainers.telemetry.mixin:TelemetryMixin.nope`",

@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from support.invariants import check_no_training_resize
 
-from src.audit.invariants import check_no_training_resize
 from src.audit.template_fingerprint import (
     TemplateDriftError,
     build_template,
@@ -53,7 +53,7 @@ def test_augmented_scale_sizes_are_encoded_as_is(template, factor) -> None:
     max_pixels = 65536
     aug = AugmentationConfig(enabled=True, ops=[{"name": "scale", "prob": 1.0, "min_scale": factor,
                                                  "max_scale": factor}])
-    pipeline = AugmentationPipeline.from_config(aug, size_multiple=32, max_pixels=max_pixels)
+    pipeline = AugmentationPipeline(aug, size_multiple=32, max_pixels=max_pixels)
     objects = [{"desc": "box", "bbox_2d": [32.0, 32.0, 224.0, 160.0]}]
     out = pipeline(Image.new("RGB", (256, 192), (10, 20, 30)), objects, np.random.default_rng(0))
     assert out.width * out.height <= max_pixels and out.width % 32 == 0 and out.height % 32 == 0
@@ -73,7 +73,7 @@ def test_seed_style_pipeline_output_is_encoded_as_is(template, seed) -> None:
         {"name": "rotate", "prob": 1.0, "max_degrees": 25.0},
         {"name": "gamma", "prob": 1.0, "gamma": [0.8, 1.2]},
         {"name": "expand_to_fit_affine", "multiple": 32, "max_pixels": 65536}])
-    pipeline = AugmentationPipeline.from_config(aug, size_multiple=32, max_pixels=65536)
+    pipeline = AugmentationPipeline(aug, size_multiple=32, max_pixels=65536)
     objects = [{"desc": "类别=BBU设备,可见性=完整", "bbox_2d": [80.0, 60.0, 180.0, 150.0]},
                {"desc": "类别=线缆", "line": [0.0, 10.0, 250.0, 180.0]}]
     out = pipeline(Image.new("RGB", (256, 192), (10, 20, 30)), objects, np.random.default_rng(seed))

@@ -4,10 +4,11 @@ DataLoader workers through the fusion dataset's shared training position."""
 from __future__ import annotations
 
 import pytest
+from support.augment import pipeline_of, sections, values
 from torch.utils.data import DataLoader
 
-from src.datasets.aug_curriculum import Curriculum, Phase, Targets
-from src.datasets.augmentation import AugmentationSpec
+from src.datasets.aug_curriculum import Curriculum
+from src.datasets.augmentation import AugmentationPipeline
 from src.datasets.fusion_dataset import FusionDataset, FusionMember, SampleContext
 
 # The seed presets' shape: a weak base, a held warm-up phase, then ramps (values from its dense preset).
@@ -34,70 +35,79 @@ CUR = {
 }
 
 
-def spec() -> AugmentationSpec:
-    return AugmentationSpec.from_config(AUG, CUR)
+def pipe() -> AugmentationPipeline:
+    return pipeline_of(AUG, CUR)
+
+
+def curriculum(bypass_prob: float, ops: list[dict], phases: list[dict]) -> Curriculum:
+    return Curriculum.build(*sections({"enabled": True, "bypass_prob": bypass_prob, "ops": ops}, {"phases": phases}))
+
+
+HFLIP = [{"name": "hflip", "prob": 0.0}]
 
 
 def test_base_holds_through_a_phase_that_repeats_it():
-    s = spec()
+    s = pipe()
     for step in (0, 1, 2):
-        t = s.targets(step, 100)
-        assert t.bypass_prob == 1.0 and [op.get("prob") for op in t.ops] == [0.0, 0.0, 0.0, 0.0, None]
-        assert t.ops[1]["scale_range"] == [1.25, 2.3] and t.ops[3]["max_degrees"] == 0.0
+        t = s.config_at(step, 100)
+        assert t.bypass_prob == 1.0 and [getattr(op, "prob", None) for op in t.ops] == [0.0, 0.0, 0.0, 0.0, None]
+        assert t.ops[1].scale_range == [1.25, 2.3] and t.ops[3].max_degrees == 0.0
 
 
 def test_linear_ramp_between_milestones():
-    t = spec().targets(4, 100)  # halfway from 2 % to 6 %
+    t = pipe().config_at(4, 100)  # halfway from 2 % to 6 %
     assert t.bypass_prob == pytest.approx(0.8)
-    assert t.ops[0]["prob"] == pytest.approx(0.075)
-    assert (t.ops[2]["prob"], t.ops[2]["lo"], t.ops[2]["hi"]) == pytest.approx((0.1, 0.97, 1.03))
-    assert t.ops[2]["align_multiple"] == 32 and t.ops[1]["anchor_classes"] == ["BBU设备"]  # never ramped
-    assert t.ops[3] == {"prob": 0.0, "max_degrees": 0.0}  # not named yet: base held
-    t = spec().targets(9, 100)  # halfway from 6 % to 12 %
+    assert t.ops[0].prob == pytest.approx(0.075)
+    assert (t.ops[2].prob, t.ops[2].lo, t.ops[2].hi) == pytest.approx((0.1, 0.97, 1.03))
+    assert t.ops[2].align_multiple == 32 and t.ops[1].anchor_classes == ["BBU设备"]  # never ramped
+    assert values(t)[1][3] == {"prob": 0.0, "max_degrees": 0.0}  # not named yet: base held
+    t = pipe().config_at(9, 100)  # halfway from 6 % to 12 %
     assert t.bypass_prob == pytest.approx(0.46)
-    assert t.ops[0]["prob"] == pytest.approx(0.15)  # named in phase 1 only: its target holds
-    assert (t.ops[3]["prob"], t.ops[3]["max_degrees"]) == pytest.approx((0.075, 5.0))
-    assert t.ops[1]["scale_range"] == pytest.approx([1.325, 2.45])  # each end of a range ramps
+    assert t.ops[0].prob == pytest.approx(0.15)  # named in phase 1 only: its target holds
+    assert (t.ops[3].prob, t.ops[3].max_degrees) == pytest.approx((0.075, 5.0))
+    assert t.ops[1].scale_range == pytest.approx([1.325, 2.45])  # each end of a range ramps
 
 
 def test_a_milestone_gives_its_targets_exactly():
-    t = spec().targets(12, 100)
-    assert t.bypass_prob == 0.32 and t.ops[1]["scale_range"] == [1.4, 2.6] and t.ops[3]["prob"] == 0.15
-    assert t.ops[2]["lo"] == 0.96 and t.ops[0]["prob"] == 0.15
+    t = pipe().config_at(12, 100)
+    assert t.bypass_prob == 0.32 and t.ops[1].scale_range == [1.4, 2.6] and t.ops[3].prob == 0.15
+    assert t.ops[2].lo == 0.96 and t.ops[0].prob == 0.15
 
 
 def test_unnamed_bypass_holds_and_the_last_targets_hold_after_the_end():
-    s = spec()
-    t = s.targets(56, 100)  # halfway from 12 % to 100 %
+    s = pipe()
+    t = s.config_at(56, 100)  # halfway from 12 % to 100 %
     assert t.bypass_prob == pytest.approx(0.32)
-    assert t.ops[1]["prob"] == pytest.approx(0.3) and t.ops[1]["scale_range"] == pytest.approx([1.325, 2.45])
-    end = s.targets(100, 100)
-    assert end == s.targets(250, 100) == s.targets(10**6, 100)
-    assert end.ops[1]["prob"] == 0.5 and end.ops[1]["scale_range"] == [1.25, 2.3] and end.bypass_prob == 0.32
+    assert t.ops[1].prob == pytest.approx(0.3) and t.ops[1].scale_range == pytest.approx([1.325, 2.45])
+    end = s.config_at(100, 100)
+    assert end == s.config_at(250, 100) == s.config_at(10**6, 100)
+    assert end.ops[1].prob == 0.5 and end.ops[1].scale_range == [1.25, 2.3] and end.bypass_prob == 0.32
 
 
 def test_percent_needs_total_steps_and_step_unit_uses_the_step():
-    s = spec()
-    assert s.targets(50, 0) == s.targets(0, 100)  # total unknown: the base
+    s = pipe()
+    assert s.config_at(50, 0) == s.config_at(0, 100)  # total unknown: the base
     assert s.curriculum.position(5, 0) == 0.0
-    cur = Curriculum.build("step", Targets(0.5, ({"prob": 0.0},)), [Phase(10, 0.0, {0: {"prob": 1.0}})])
+    cur = curriculum(0.5, HFLIP, [{"until_step": 10, "bypass_prob": 0.0, "ops": {"hflip": {"prob": 1.0}}}])
     assert cur.position(5, 1000) == 5.0 and cur.position(-3, 10) == 0.0
-    assert cur.at(5) == Targets(0.25, ({"prob": 0.5},))
-    assert cur.at(1) == Targets(0.45, ({"prob": 0.1},)) and cur.at(0) == cur.at(-1) == Targets(0.5, ({"prob": 0.0},))
-    assert cur.at(10) == cur.at(11) == Targets(0.0, ({"prob": 1.0},))
-    pct = Curriculum.build("percent", Targets(0.5, ()), [Phase(50, 0.0, {})])
+    assert values(cur.at(5)) == (0.25, ({"prob": 0.5},))
+    assert values(cur.at(1)) == (0.45, ({"prob": 0.1},))
+    assert values(cur.at(0)) == values(cur.at(-1)) == (0.5, ({"prob": 0.0},))
+    assert values(cur.at(10)) == values(cur.at(11)) == (0.0, ({"prob": 1.0},))
+    pct = curriculum(0.5, [], [{"until_percent": 50, "bypass_prob": 0.0}])
     assert pct.position(30, 120) == 25.0 and pct.position(500, 100) == 100.0
     assert (pct.position(1, 1000), pct.position(0, 1), pct.position(1, 1), pct.position(-5, 10)) == (0.1, 0.0, 100.0, 0.0)
     assert pct.at(pct.position(30, 120)).bypass_prob == pytest.approx(0.25)
-    with pytest.raises(ValueError, match="strictly increase from 0, got 10 after 10.0"):
-        Curriculum.build("step", Targets(0.5, ()), [Phase(5, 0.0, {}), Phase(10, 0.0, {}), Phase(10, 0.1, {})])
+    with pytest.raises(ValueError, match=r"until_step must strictly increase across phases, got \[5.0, 10.0, 10.0\]"):
+        curriculum(0.5, [], [{"until_step": 5, "bypass_prob": 0.0}, {"until_step": 10, "bypass_prob": 0.0},
+                             {"until_step": 10, "bypass_prob": 0.1}])
 
 
 def test_flat_stretch_by_repeating_a_target():
-    cur = Curriculum.build("percent", Targets(0.0, ({"prob": 0.0},)),
-                           [Phase(10, None, {0: {"prob": 0.4}}), Phase(60, None, {0: {"prob": 0.4}}),
-                            Phase(70, None, {0: {"prob": 0.8}})])
-    assert [cur.at(x).ops[0]["prob"] for x in (5, 10, 30, 60, 65, 70, 99)] == pytest.approx(
+    cur = curriculum(0.0, HFLIP, [{"until_percent": 10, "ops": {"hflip": {"prob": 0.4}}},
+                                  {"until_percent": 60, "ops": {"hflip": {"prob": 0.4}}},
+                                  {"until_percent": 70, "ops": {"hflip": {"prob": 0.8}}}])
+    assert [cur.at(x).ops[0].prob for x in (5, 10, 30, 60, 65, 70, 99)] == pytest.approx(
         [0.2, 0.4, 0.4, 0.4, 0.6, 0.8, 0.8])
 
 
@@ -106,8 +116,8 @@ def test_flat_stretch_by_repeating_a_target():
 
 def probe(record, ctx: SampleContext):
     """Module-level (picklable): the curriculum values a worker computes for this sample."""
-    t = spec().targets(ctx.global_step, ctx.total_steps)
-    return {"bypass": t.bypass_prob, "roi": t.ops[1]["prob"], "step": ctx.global_step}
+    t = pipe().config_at(ctx.global_step, ctx.total_steps)
+    return {"bypass": t.bypass_prob, "roi": t.ops[1].prob, "step": ctx.global_step}
 
 
 def test_curriculum_values_reach_persistent_workers():

@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from support.augment import apply_op, pipeline_of
 
 from src.config.schema_augmentation import AugmentationConfig
 from src.datasets import crop_geometry as CG
 from src.datasets import geometry as G
-from src.datasets.aug_ops import MIDDLE_GRAY, apply_op
+from src.datasets.aug_ops import MIDDLE_GRAY
 from src.datasets.augmentation import AugmentationPipeline
 
 GRAY = (MIDDLE_GRAY,) * 3
@@ -34,7 +35,7 @@ def arr(image: Image.Image) -> np.ndarray:
 
 
 def pipe(ops: list[dict], **kw) -> AugmentationPipeline:
-    return AugmentationPipeline.from_config({"enabled": True, "ops": ops}, **kw)
+    return pipeline_of({"enabled": True, "ops": ops}, **kw)
 
 
 # ------------------------------------------------------------------------------------------ barriers

@@ -1,5 +1,5 @@
-"""Augmentation pipeline: config adapter, determinism, bypass/curriculum, op semantics, and that image
-and coordinates move together."""
+"""Augmentation pipeline: the typed config it runs, determinism, bypass/curriculum, op semantics, and that
+image and coordinates move together."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
+from support.augment import apply_op, pipeline_of, sections, values
 
-from src.config.schema_augmentation import AugmentationConfig, AugmentationCurriculum
+from src.config.schema_augmentation import OP_BY_NAME, AugmentationConfig, AugmentationCurriculum
+from src.datasets import aug_ops
 from src.datasets import geometry as G
-from src.datasets.aug_curriculum import Targets
-from src.datasets.aug_ops import CROP_ATTEMPTS, apply_op
-from src.datasets.augmentation import AugmentationPipeline, AugmentationSpec
+from src.datasets.aug_ops import CROP_ATTEMPTS
+from src.datasets.augmentation import AugmentationPipeline
 from src.datasets.image_frame import ImageFrame
 
 ALL_OPS = [
@@ -39,34 +40,40 @@ def noise_image(seed: int = 0, size: tuple[int, int] = (W, H)) -> Image.Image:
 
 
 def pipeline(ops=ALL_OPS, enabled=True, bypass_prob=0.0, curriculum=None) -> AugmentationPipeline:
-    return AugmentationPipeline.from_config(
-        {"enabled": enabled, "bypass_prob": bypass_prob, "ops": ops}, curriculum
-    )
+    return pipeline_of({"enabled": enabled, "bypass_prob": bypass_prob, "ops": ops}, curriculum)
 
 
 # ------------------------------------------------------------------------------------------ config
 
 
-def test_spec_from_dict():
-    spec = AugmentationSpec.from_config(
+def test_pipeline_from_validated_dicts():
+    pipe = pipeline_of(
         {"enabled": True, "bypass_prob": 0.2, "ops": ALL_OPS[2:4]},
         {"phases": [{"until_percent": 50, "bypass_prob": 0.9}, {"until_percent": 100, "bypass_prob": 0.1}]},
     )
-    assert spec.enabled and spec.ops == ("rotate", "scale")
-    assert spec.curriculum.unit == "percent" and spec.curriculum.milestones == (0.0, 50.0, 100.0)
-    assert spec.targets(0, 10) == Targets(0.2, ({"prob": 0.5, "max_degrees": 20.0},
-                                                 {"prob": 0.5, "min_scale": 0.7, "max_scale": 1.3}))
-    assert spec.targets(10, 10).bypass_prob == 0.1
+    assert pipe.config.enabled and [op.name for op in pipe.config.ops] == ["rotate", "scale"]
+    assert pipe.curriculum.unit == "percent" and pipe.curriculum.milestones == (0.0, 50.0, 100.0)
+    assert values(pipe.config_at(0, 10)) == (0.2, ({"prob": 0.5, "max_degrees": 20.0},
+                                                   {"prob": 0.5, "min_scale": 0.7, "max_scale": 1.3}))
+    assert pipe.config_at(10, 10).bypass_prob == 0.1
 
 
-def test_spec_from_typed_objects():
-    """Typed schema models are used as they are; `None` means disabled."""
+def test_pipeline_uses_typed_objects_as_they_are():
+    """Typed schema models are used as they are (no copy, no second validation); the default is disabled."""
     aug = AugmentationConfig(enabled=True, bypass_prob=0.1, ops=[{"name": "rotate", "prob": 1.0, "max_degrees": 5}])
     cur = AugmentationCurriculum(phases=[{"until_step": 4, "bypass_prob": 0.75}])
-    spec = AugmentationSpec.from_config(aug, cur)
-    assert spec.ops == ("rotate",) and spec.curriculum.unit == "step"
-    assert spec.targets(2, 0).bypass_prob == pytest.approx(0.425)
-    assert AugmentationSpec.from_config(None).enabled is False
+    pipe = AugmentationPipeline(aug, cur)
+    assert pipe.config is aug and pipe.config_at(0, 0) is aug
+    assert [op.name for op in pipe.config.ops] == ["rotate"] and pipe.curriculum.unit == "step"
+    assert pipe.config_at(2, 0).bypass_prob == pytest.approx(0.425)
+    assert AugmentationPipeline(AugmentationConfig()).config.enabled is False
+
+
+def test_the_schema_ops_are_the_pipeline_ops():
+    """One definition: every schema op has exactly one op function, and what the curriculum ramps are fields."""
+    kinds = [set(aug_ops.AFFINE), set(aug_ops.COLOUR), set(aug_ops.BARRIER), {"expand_to_fit_affine"}]
+    assert set().union(*kinds) == set(OP_BY_NAME) and sum(map(len, kinds)) == len(OP_BY_NAME)
+    assert all(set(model.ramped()) <= set(model.model_fields) for model in OP_BY_NAME.values())
 
 
 @pytest.mark.parametrize(
@@ -85,9 +92,9 @@ def test_spec_from_typed_objects():
         ({"enabled": True, "ops": [], "profile": "x"}, "Extra inputs are not permitted"),
     ],
 )
-def test_spec_rejects_bad_config(aug, match):
+def test_schema_rejects_bad_config(aug, match):
     with pytest.raises(ValueError, match=match):
-        AugmentationSpec.from_config(aug)
+        sections(aug)
 
 
 @pytest.mark.parametrize(
@@ -110,15 +117,14 @@ def test_spec_rejects_bad_config(aug, match):
 )
 def test_curriculum_rejects_bad_config(cur, match):
     with pytest.raises(ValueError, match=match):
-        AugmentationSpec.from_config({"enabled": True, "ops": ALL_OPS[:1]}, cur)
+        sections({"enabled": True, "ops": ALL_OPS[:1]}, cur)
 
 
 def test_curriculum_rejects_an_op_named_twice():
     ops = [{"name": "hflip", "prob": 0.1}, {"name": "hflip", "prob": 0.2}]
     with pytest.raises(ValueError, match=r"`hflip` names 2 ops \(\[0, 1\]\)"):
-        AugmentationSpec.from_config({"enabled": True, "ops": ops},
-                                     {"phases": [{"until_step": 3, "ops": {"hflip": {"prob": 0.5}}}]})
-    assert AugmentationSpec.from_config({"enabled": True, "ops": ops}).ops == ("hflip", "hflip")
+        sections({"enabled": True, "ops": ops}, {"phases": [{"until_step": 3, "ops": {"hflip": {"prob": 0.5}}}]})
+    assert [op.name for op in pipeline_of({"enabled": True, "ops": ops}).config.ops] == ["hflip", "hflip"]
 
 
 # ------------------------------------------------------------------------------------------ pipeline
@@ -191,13 +197,13 @@ def test_size_multiple_aligns_after_rotate_and_crop():
     ops = [{"name": "rotate", "prob": 1, "max_degrees": 30}]
     plain = pipeline(ops)(noise_image(), OBJECTS, np.random.default_rng(3))
     assert plain.image.size[0] % 32 or plain.image.size[1] % 32
-    pipe = AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32)
+    pipe = pipeline_of({"enabled": True, "ops": ops}, size_multiple=32)
     res = pipe(noise_image(), OBJECTS, np.random.default_rng(3))
     (w, h), (pw, ph) = res.image.size, plain.image.size
     assert (w, h) == G.scaled_size(pw, ph, 1.0, 32) and w % 32 == 0 and h % 32 == 0
     assert res.applied_names == ["rotate", "align"]
     assert res.objects == G.resize(plain.objects, pw, ph, w, h)
-    bypassed = AugmentationPipeline.from_config(
+    bypassed = pipeline_of(
         {"enabled": True, "bypass_prob": 1, "ops": ops}, size_multiple=32
     )
     assert bypassed(noise_image(size=(100, 70)), OBJECTS, np.random.default_rng(0)).image.size == (100, 70)
@@ -208,18 +214,18 @@ def test_max_pixels_caps_upward_scales_in_the_align_step():
     plain = pipeline(ops)(noise_image(), OBJECTS, np.random.default_rng(0))
     pw, ph = plain.image.size
     budget = (pw * ph) // 2
-    pipe = AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=budget)
+    pipe = pipeline_of({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=budget)
     res = pipe(noise_image(), OBJECTS, np.random.default_rng(0))
     (w, h) = res.image.size
     assert (w, h) == ImageFrame(32, 0, budget).size(pw, ph) and w * h <= budget
     assert res.applied_names == ["scale", "align"] and res.applied[-1].params == {"width": w, "height": h}
     assert res.objects == G.resize(plain.objects, pw, ph, w, h)
-    within = AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=pw * ph)
+    within = pipeline_of({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=pw * ph)
     assert within(noise_image(), OBJECTS, np.random.default_rng(0)).applied_names == ["scale"]
     with pytest.raises(ValueError, match="max_pixels needs size_multiple"):
-        AugmentationPipeline.from_config({"enabled": True, "ops": ops}, max_pixels=budget)
+        pipeline_of({"enabled": True, "ops": ops}, max_pixels=budget)
     with pytest.raises(ValueError, match="max_pixels 1000 is below one 32x32 patch group"):
-        AugmentationPipeline.from_config({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=1000)
+        pipeline_of({"enabled": True, "ops": ops}, size_multiple=32, max_pixels=1000)
 
 
 def test_color_never_changes_geometry():

@@ -8,8 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from src.datasets.packing import (
+from support.packing import (
     IGNORE_INDEX,
     IMAGE_PAD_TOKEN_ID,
     block_causal_mask,

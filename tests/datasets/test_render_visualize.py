@@ -112,13 +112,14 @@ def test_render_samples_compare_and_curriculum_position(jsonl: Path, tmp_path: P
     """--compare draws stored | augmented; --step picks the curriculum's values; names list the ops."""
     import importlib.util
 
-    from src.datasets.augmentation import AugmentationPipeline
+    from support.augment import pipeline_of
+
     from src.datasets.jsonl_index import JsonlIndex
 
     spec = importlib.util.spec_from_file_location("visualize_samples", CLI)
     vis = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(vis)
-    pipeline = AugmentationPipeline.from_config(
+    pipeline = pipeline_of(
         {"enabled": True, "bypass_prob": 1.0,
          "ops": [{"name": "roi_crop", "prob": 1.0, "anchor_classes": ["BBU设备"]},
                  {"name": "resize_by_scale", "prob": 1.0, "lo": 2.0, "hi": 2.0, "align_multiple": 32}]},

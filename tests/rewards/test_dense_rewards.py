@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from src.datasets.coordjson import COORD_FORMATS
-from src.datasets.iou import comparison_box, object_iou
+from src.datasets.iou import comparison_boxes, iou_matrix
 from src.datasets.records import DenseObject
 from src.datasets.render import render_dense
 from src.rewards import (
@@ -23,6 +23,16 @@ from src.rewards import (
     objects_from_dicts,
 )
 from src.rewards.matching import match_at_threshold
+
+
+def comparison_box(obj: DenseObject) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = comparison_boxes([obj])[0].tolist()
+    return (x1, y1, x2, y2)
+
+
+def object_iou(a: DenseObject, b: DenseObject) -> float:
+    return float(iou_matrix([a], [b])[0, 0])
+
 
 W, H = 256, 192
 GT = objects_from_dicts([

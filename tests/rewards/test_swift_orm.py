@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from src.datasets.render import render_dense
-from src.rewards import REWARD_NAMES, objects_from_dicts, register_rewards
+from src.rewards import objects_from_dicts, register_rewards
+
+REWARD_NAMES = ("dense_format", "dense_parse", "dense_loc_fbeta", "dense_cat_f1", "summary_format", "summary_content")
 
 GT_ROWS = [{"desc": "red box", "bbox_2d": [10, 10, 50, 50]}, {"desc": "line", "line": [0, 100, 100, 100]}]
 

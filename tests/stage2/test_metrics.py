@@ -12,6 +12,11 @@ from src.stage2.matching import MatchPair, MatchResult
 from src.stage2.strict_filter import StrictFilterResult
 
 
+def reduce_metrics(per_rank) -> dict[str, float]:
+    """Reduce the per-rank value dicts as a run does: ``pack`` each, then ``reduce_packed``."""
+    return M.reduce_packed([M.pack(v) for v in per_rank])
+
+
 def test_required_keys_and_their_reductions():
     assert M.SPECS["stage2_ab/b_ratio_realized"].reduction == "identical"
     for key in ("stage2_ab/channel_b/invalid_rollout", "stage2_ab/channel_b/strict_drop/N_valid_pred",
@@ -47,7 +52,7 @@ def test_uneven_ranks_reduce_to_sums_and_sum_over_sum():
     rank1 = _rank([(1, Counter(degenerate=1), False, (0, 1, 2))], [(4.0, 100)])
     rank2 = _rank([], [])  # saw no channel-B sample in this window: still sends a full vector
     assert len(M.pack(rank0)) == len(M.pack(rank2)) == M.PACKED_WIDTH
-    out = M.reduce_metrics([rank0, rank1, rank2])
+    out = reduce_metrics([rank0, rank1, rank2])
     assert out[M.N_VALID_PRED] == 9
     assert out[M.N_DROP_INVALID] == 4
     assert out[M.INVALID_ROLLOUT] == 1
@@ -63,17 +68,17 @@ def test_uneven_ranks_reduce_to_sums_and_sum_over_sum():
 
 
 def test_zero_denominators_are_omitted():
-    out = M.reduce_metrics([_rank([], []), _rank([], [])])
+    out = reduce_metrics([_rank([], []), _rank([], [])])
     assert M.INVALID_ROLLOUT_RATE not in out and M.ROLLOUT_TOKENS_PER_S not in out
     assert out[M.N_VALID_PRED] == 0 and out[M.INVALID_ROLLOUT] == 0
 
 
 def test_identical_metrics_must_agree():
     with pytest.raises(ValueError, match="identical on every rank"):
-        M.reduce_metrics([{M.B_RATIO_REALIZED: 0.5}, {M.B_RATIO_REALIZED: 0.25}])
+        reduce_metrics([{M.B_RATIO_REALIZED: 0.5}, {M.B_RATIO_REALIZED: 0.25}])
     with pytest.raises(ValueError, match="identical on every rank"):
-        M.reduce_metrics([{M.B_RATIO_REALIZED: 0.5}, {}])
-    assert M.B_RATIO_REALIZED not in M.reduce_metrics([{}, {}])
+        reduce_metrics([{M.B_RATIO_REALIZED: 0.5}, {}])
+    assert M.B_RATIO_REALIZED not in reduce_metrics([{}, {}])
 
 
 def test_pack_rejects_unknown_keys_and_wrong_shapes():
@@ -99,6 +104,6 @@ def test_schedule_values_follow_the_schedule():
 
 def test_reduction_of_one_rank_is_its_own_values():
     values = _rank([(2, Counter(truncated=1), False, (1, 1, 0))], [(0.5, 10)])
-    out = M.reduce_metrics([values])
+    out = reduce_metrics([values])
     assert out[M.N_VALID_PRED] == 2 and out[M.ROLLOUT_TOKENS_PER_S] == 20.0
     assert not any(math.isnan(v) for v in out.values())

@@ -15,8 +15,13 @@ from stage2_cases import GTS, MATCH, PREDS, H, W
 from src.datasets.records import DenseObject
 from src.datasets.render import encode_coords, render_dense
 from src.stage2.matching import MatchPair, MatchResult, match_objects
-from src.stage2.target_tokens import IGNORE_INDEX, decode_labels, tokenize_target
+from src.stage2.target_tokens import IGNORE_INDEX, tokenize_target
 from src.stage2.targets import build_channel_b_target
+
+
+def decode_labels(labels, positions, tokenizer) -> list[str]:
+    """The label tokens at ``positions`` as strings."""
+    return [tokenizer.convert_ids_to_tokens(int(labels[p])) for p in positions]
 
 
 def _table(tokens, tokenizer):

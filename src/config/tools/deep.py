@@ -1,5 +1,5 @@
 """`validate --deep`: also build the ms-swift argument objects of each runnable preset, as a launch
-would (src/trainers/swift_boundary.py: SftArguments / RLHFArguments with transformers'
+would (src/config/swift_boundary.py: SftArguments / RLHFArguments with transformers'
 TrainingArguments checks, the tuner type, the optimizer and LR scheduler), so a preset ms-swift
 would reject fails in CI instead of on a GPU node.
 
@@ -10,7 +10,7 @@ What a CPU machine cannot provide is replaced, and said so in a note:
   out; the fast rules already checked its value);
 - a GPU (bf16 / fp16 mixed precision is switched off on a CPU-only machine);
 - output and logging directories: a temporary directory (building the arguments creates them);
-- vLLM servers: not connected to (server settings are checked by src/trainers/server_mode.py).
+- vLLM servers: not connected to (server settings are checked by src/config/server_mode.py).
 
 Imports ms-swift, transformers and torch (seconds); plain `validate` never does.
 """
@@ -74,7 +74,7 @@ def offline_kwargs(cfg: TrainingConfig, work: Path) -> tuple[dict[str, Any], lis
 
 
 def deep_check(cfg: TrainingConfig) -> DeepResult:
-    from src.trainers.swift_boundary import swift_arguments
+    from src.config.swift_boundary import swift_arguments
 
     with tempfile.TemporaryDirectory(prefix="validate_deep_") as tmp:
         kwargs, notes = offline_kwargs(cfg, Path(tmp))

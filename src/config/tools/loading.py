@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError, Problem
 from ..extends import EXTENDS_KEY, linearize
-from ..fusion import LIST_KEYS, load_fusion_config
+from ..fusion import LIST_KEYS, FusionConfig, load_fusion_config
 from ..loader import is_fusion_config, is_runnable_preset
 from ..paths import display_path, locate_config_file, resolve_repo_path
 from ..resolve import ResolvedConfig, resolve_config
@@ -110,20 +110,26 @@ def _fusion_or_raise(root: Path, subject: str, overrides: Sequence[str]) -> Load
     if overrides:
         raise LoadError(ConfigError(["overrides apply to training configs, not fusion configs"]), subject)
     try:
+        fusion = load_fusion_config(root)
+    except ConfigError as exc:
+        problems = exc.problems
+    else:
+        return LoadedConfig("fusion", root, fusion.chain, fusion.to_dict())
+    # invalid: a file that does not even resolve raises (exit 2); otherwise its chain and problems
+    try:
         chain = tuple(d.display for d in linearize(root, load_yaml_file))
     except ConfigError as exc:
         raise LoadError(exc, subject) from None
-    try:
-        fusion = load_fusion_config(root)
-    except ConfigError as exc:
-        return LoadedConfig("fusion", root, chain, {}, problems=exc.problems)
-    return LoadedConfig("fusion", root, fusion.chain, fusion.to_dict())
+    return LoadedConfig("fusion", root, chain, {}, problems=problems)
 
 
-def fusion_view(written: str) -> FusionView:
-    """Resolve the fusion config a training config names (errors are kept, never raised)."""
+def fusion_view(written: str, loaded: FusionConfig | None = None) -> FusionView:
+    """Resolve the fusion config a training config names (errors are kept, never raised);
+    `loaded`: the one the valid training config already carries (`TrainingConfig.fusion`)."""
     path = resolve_repo_path(written)
     display = display_path(path)
+    if loaded is not None:
+        return FusionView(written, display, loaded.chain, loaded.to_dict())
     if not path.is_file():
         return FusionView(written, display, (), None, f"fusion config not found at {display}")
     try:
@@ -153,11 +159,12 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> LoadedConfig
     try:
         cfg = validate_training_config(resolved, runnable=runnable)
     except ConfigError as exc:
-        final, problems, mode = resolved, exc.problems, None
+        final, problems, mode, loaded = resolved, exc.problems, None, None
     else:
-        final, problems, mode = cfg.source, (), cfg.mode
+        final, problems, mode, loaded = cfg.source, (), cfg.mode, cfg.fusion
     written = final.get("custom.fusion_config", None)
-    fusion = fusion_view(written) if isinstance(written, str) and written else None
+    # a valid config carries its fusion config; an invalid one's is loaded on its own (for the view)
+    fusion = fusion_view(written, loaded) if isinstance(written, str) and written else None
     return LoadedConfig(
         "training", root, final.chain, final.data,
         problems=problems, resolved=final, runnable=runnable, mode=mode, fusion=fusion,

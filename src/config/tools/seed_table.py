@@ -60,12 +60,6 @@ def _move(new: str, note: str) -> RuleFn:
     return lambda value, ctx: Outcome("renamed", note, {new: value})
 
 
-def _drop_if(ok: Callable[[Any], bool], why_drop: str, why_not: str) -> RuleFn:
-    def fn(value: Any, ctx: Context) -> Outcome:
-        return Outcome("dropped", why_drop) if ok(value) else Outcome("untranslated", why_not)
-    return fn
-
-
 def _untranslated(why: str) -> RuleFn:
     return lambda value, ctx: Outcome("untranslated", why)
 

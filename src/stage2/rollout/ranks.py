@@ -2,7 +2,8 @@
 
 A rank that raises while the others go on to their next collective leaves those waiting forever
 (the DDP deadlock of the replaced system). So every rank calls these on every Channel-B step,
-whether it had work or not, and all of them raise together. Imports only torch.
+whether it had work or not, and all of them raise together. Built on :func:`src.distributed.all_ranks_ok`
+(re-exported here with ``rank``); imports only torch, lazily.
 """
 
 from __future__ import annotations
@@ -10,28 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from src.distributed import all_ranks_ok, rank
+
 from .base import RolloutError, RolloutRequest, RolloutResult
 
 T = TypeVar("T")
-
-
-def rank() -> int:
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def all_ranks_ok(flag: bool) -> bool:
-    """True iff `flag` is true on every rank (all_reduce MIN); every rank must call it, every time."""
-    import torch
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return bool(flag)
-    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
-    value = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MIN)
-    return bool(value.item())
 
 
 def on_all_ranks(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -56,3 +40,6 @@ def on_all_ranks(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def rollout_all_ranks(backend: Any, requests: Sequence[RolloutRequest], **kwargs: Any) -> list[RolloutResult]:
     """`backend.generate(requests, **kwargs)` through `on_all_ranks`."""
     return on_all_ranks(backend.generate, requests, **kwargs)
+
+
+__all__ = ["all_ranks_ok", "on_all_ranks", "rank", "rollout_all_ranks"]

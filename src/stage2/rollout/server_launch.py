@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from src.config import ConfigError, TrainingConfig, display_path, load_training_config, resolve_repo_path
-from src.trainers.server_mode import API_KEY_ENV, host_problem, server_mode_problems
+from src.config.server_mode import API_KEY_ENV, host_problem, server_max_model_len, server_mode_problems
 
 from .transport import TransportError, http_json, server_url
 
@@ -125,7 +125,7 @@ def server_settings(cfg: TrainingConfig) -> ServerSettings | None:
         return ServerSettings(
             kind="stage2_ab", servers=[(s.host, s.port) for s in v.servers], uses_base_url=False,
             tensor_parallel_size=v.tensor_parallel_size, gpu_memory_utilization=v.gpu_memory_utilization,
-            max_model_len=v.max_model_len or _rlhf(cfg, "vllm_max_model_len") or cfg.global_max_length,
+            max_model_len=server_max_model_len(cfg),
             enforce_eager=bool(eager if eager is not None else _rlhf(cfg, "vllm_enforce_eager")),
             extra=extra)
     if _rlhf(cfg, "use_vllm") and _rlhf(cfg, "vllm_mode") == "server":
@@ -146,7 +146,7 @@ def server_settings(cfg: TrainingConfig) -> ServerSettings | None:
             kind="rlhf", servers=servers, uses_base_url=bool(urls),
             tensor_parallel_size=int(_rlhf(cfg, "vllm_tensor_parallel_size") or 1),
             gpu_memory_utilization=_rlhf(cfg, "vllm_gpu_memory_utilization"),
-            max_model_len=_rlhf(cfg, "vllm_max_model_len") or cfg.global_max_length,
+            max_model_len=server_max_model_len(cfg),
             enforce_eager=bool(_rlhf(cfg, "vllm_enforce_eager")),
             extra={k: _rlhf(cfg, k) for k in extra_keys})
     return None

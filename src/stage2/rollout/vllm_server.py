@@ -71,8 +71,8 @@ class VllmServerBackend:
 
     @classmethod
     def from_config(cls, cfg: Any, **kwargs: Any) -> VllmServerBackend:
-        """From `rollout_matching.vllm` (server mode); hosts must be loopback (see server_mode.py)."""
-        from src.trainers.server_mode import host_problem
+        """From `rollout_matching.vllm` (server mode); hosts must be loopback (src/config/server_mode.py)."""
+        from src.config.server_mode import host_problem
 
         vllm = cfg.rollout_matching.vllm
         if vllm is None or vllm.mode != "server":

@@ -24,9 +24,10 @@ from typing import Any
 
 import torch
 
+from src.constants import IGNORE_INDEX
 from src.datasets.fusion_dataset import DATASET_NAME_KEY
 
-from .token_types import IGNORE_INDEX, classify_labels
+from .token_types import classify_labels
 
 DATASET_IDS_KEY = "telemetry_dataset_ids"
 TOKEN_TYPES_KEY = "telemetry_token_types"

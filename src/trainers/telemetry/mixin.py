@@ -26,10 +26,13 @@ from typing import Any
 
 import torch
 
+from src.constants import IGNORE_INDEX
+
+from ..trainer_class import adopt, trainer_class
 from .collator import DATASET_IDS_KEY, TOKEN_TYPES_KEY, UNKNOWN_DATASET, TelemetryCollator
 from .reduction import GroupLayout, all_reduce_sums, group_sums, metrics_from_sums
 from .token_loss import ArgmaxedLogits, TokenLossTap, install_loss_tap, per_token_from_outputs, token_hits
-from .token_types import IGNORE_INDEX, TOKEN_TYPE_NAMES, PieceCache
+from .token_types import TOKEN_TYPE_NAMES, PieceCache
 
 logger = logging.getLogger(__name__)
 
@@ -140,16 +143,9 @@ class TelemetryMixin(TelemetryLogMixin):
         add_group_sums(state, mode, labels, flat, token_loss, hits)
 
 
-_CLASSES: dict[type, type] = {}
-
-
 def telemetry_class(base: type) -> type:
-    """``TelemetryMixin`` + ``base`` (cached, so the class is created once per base)."""
-    if issubclass(base, TelemetryMixin):
-        return base
-    if base not in _CLASSES:
-        _CLASSES[base] = type(f"Telemetry{base.__name__}", (TelemetryMixin, base), {})
-    return _CLASSES[base]
+    """``TelemetryMixin`` + ``base`` (built once per base, src/trainers/trainer_class.py)."""
+    return trainer_class(base, (TelemetryMixin,))
 
 
 def telemetry_layout(dataset_names: tuple[str, ...] | list[str], per_dataset: bool,
@@ -167,8 +163,8 @@ def install_telemetry(trainer: Any, *, dataset_names: tuple[str, ...] | list[str
     """Turn a constructed trainer into its telemetry subclass, wrap its data collator and route the
     model's loss through a :class:`~.token_loss.TokenLossTap`.
 
-    The trainer's class is swapped for ``telemetry_class(type(trainer))`` (the mixin adds no
-    constructor state beyond ``_telemetry``, set here), so ms-swift keeps building the trainer
+    The trainer adopts ``telemetry_class(type(trainer))`` (src/trainers/trainer_class.py; the mixin adds
+    no constructor state beyond ``_telemetry``, set here), so ms-swift keeps building the trainer
     exactly as it does; call this before ``trainer.train()`` builds the dataloaders.
     """
     if not (per_dataset or per_token_type):
@@ -176,7 +172,7 @@ def install_telemetry(trainer: Any, *, dataset_names: tuple[str, ...] | list[str
     if isinstance(trainer, TelemetryMixin):
         raise RuntimeError(f"telemetry is already installed on this {type(trainer).__name__}")  # noqa: TRY004
     tap = install_loss_tap(trainer.model)
-    trainer.__class__ = telemetry_class(type(trainer))
+    adopt(trainer, TelemetryMixin)
     trainer._telemetry = TelemetryState(telemetry_layout(dataset_names, per_dataset, per_token_type), tap=tap)
     tokenizer = tokenizer if tokenizer is not None else trainer.template.tokenizer
     trainer.data_collator = TelemetryCollator(

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
+
+from src.distributed import all_reduce
 
 LOSS, CORRECT, COUNT = 0, 1, 2
 N_FIELDS = 3
@@ -68,17 +69,11 @@ def reduce_rank_sums(per_rank: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def all_reduce_sums(local: torch.Tensor) -> torch.Tensor:
-    """Sum the table over all ranks (a no-op without an initialised process group).
+    """Sum the table over all ranks (a copy without an initialised process group).
 
     Every rank must call this at the same point with a table of the same shape.
     """
-    if not (dist.is_available() and dist.is_initialized()):
-        return local.clone()
-    out = local.clone()
-    if dist.get_backend() == "nccl" and not out.is_cuda:
-        out = out.cuda()
-    dist.all_reduce(out, op=dist.ReduceOp.SUM)
-    return out.to(local.device)
+    return all_reduce(local, "sum")
 
 
 def metrics_from_sums(layout: GroupLayout, sums: torch.Tensor, prefix: str = "") -> dict[str, float]:

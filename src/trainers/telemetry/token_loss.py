@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-IGNORE_INDEX = -100
+from src.constants import IGNORE_INDEX
 
 
 def reduce_token_losses(token_loss: torch.Tensor, shift_labels: torch.Tensor, num_items_in_batch: Any = None,

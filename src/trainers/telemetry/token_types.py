@@ -22,9 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from src.datasets.records import GEOMETRY_KEYS
-
-IGNORE_INDEX = -100
+from src.constants import GEOMETRY_KEYS, IGNORE_INDEX
 
 
 class TokenType(IntEnum):

@@ -11,7 +11,7 @@ import pytest
 
 from src.config import ConfigError, load_training_config
 from src.config.paths import REPO_ROOT
-from src.trainers.server_mode import host_problem, server_mode_problems, validate_server_mode
+from src.config.server_mode import host_problem, server_mode_problems, validate_server_mode
 
 SERVER_PRESET = "configs/train/grpo/summary_server.yaml"
 HEAVY = ("torch", "transformers", "swift", "trl", "vllm")

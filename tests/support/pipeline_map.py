@@ -23,7 +23,7 @@ import ast
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.machinery import PathFinder
 from pathlib import Path
@@ -276,10 +276,6 @@ def check_map_file(path: Path | str, resolved_presets: Mapping[str, Mapping[str,
     return check_map(parse_map(path.read_text(encoding="utf-8")), resolved_presets, root, where)
 
 
-def refs(pm: PipelineMap, kinds: Iterable[str]) -> list[str]:
-    return [e.ref for e in pm.entries if e.kind in set(kinds)]
-
-
 __all__ = [
     "REQUIRED_STAGES",
     "Entry",
@@ -291,5 +287,4 @@ __all__ = [
     "lookup",
     "module_file",
     "parse_map",
-    "refs",
 ]

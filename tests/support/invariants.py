@@ -199,12 +199,12 @@ def check_json_boundary(files: Iterable[Path], root: Path = REPO_ROOT,
 
 
 def check_packed_alignment(samples: Sequence[Mapping[str, Any]], row: Mapping[str, Any],
-                           where: str = "src.datasets.packing:pack_segments") -> None:
+                           where: str = "support.packing:pack_segments") -> None:
     """Every segment of ``row`` is its sample: same ids, labels (first one masked), attention 1, positions
     restarting at 0 (text and m-RoPE), segment id k; padding has label -100, attention 0, segment 0."""
     import torch
 
-    from src.datasets.packing import normalize_positions
+    from support.packing import normalize_positions
 
     name = "packing.alignment"
     ids, labels, attn = row["input_ids"], row["labels"], row["attention_mask"]

@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from src.config import ConfigError, Problem, TrainingConfig
-from src.config.resolve import MISSING
+from .errors import ConfigError, Problem
+from .resolve import MISSING
+from .training_config import TrainingConfig
 
 API_KEY_ENV = "VLLM_API_KEY"
 _HOST, _PORT, _URL = "rlhf.vllm_server_host", "rlhf.vllm_server_port", "rlhf.vllm_server_base_url"
@@ -36,6 +37,15 @@ _LOOPBACK_HINT = ("start the server on this node bound to loopback (`swift rollo
 
 def is_server_mode(cfg: TrainingConfig) -> bool:
     return bool(cfg.rlhf.get("use_vllm")) and cfg.rlhf.get("vllm_mode") == "server"
+
+
+def server_max_model_len(cfg: TrainingConfig) -> int | None:
+    """The rollout server's max model length, resolved in this one place: stage2_ab's
+    ``rollout_matching.vllm.max_model_len``, else ``rlhf.vllm_max_model_len``, else ``global_max_length``
+    (both proxied from it, src/config/lengths.py)."""
+    rm = cfg.rollout_matching
+    own = rm.vllm.max_model_len if rm is not None and rm.vllm is not None else None
+    return own or cfg.rlhf.get("vllm_max_model_len") or cfg.global_max_length
 
 
 def host_problem(host: Any) -> str | None:
