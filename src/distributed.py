@@ -4,7 +4,7 @@ the manifest's realized counts, "every rank fails together").
 Without an initialised process group (a single process) each function answers for the one rank
 (a copy, ``[x]``, ``flag``), so callers need no ``if distributed`` of their own. With one, every rank must call it at the same point
 with a tensor of the same shape: a collective skipped on one rank leaves the others waiting forever
-(invariant ``ddp.rank_symmetric``, src/audit/invariants.py). Under NCCL a CPU tensor is moved to the current
+(invariant ``ddp.rank_symmetric``, tests/support/invariants.py). Under NCCL a CPU tensor is moved to the current
 CUDA device for the collective and the result handed back on the caller's device.
 
 The bottom layer: imports nothing from ``src``; torch only inside the functions, so importing this

@@ -4,7 +4,7 @@ harmless and common (a cadence of something the run switched off) a warning, pri
 validate and at launch (`ignored_warnings`).
 
 The rules (also the table in docs/config_guide.md; the rlhf-in-SFT and stage-2-section rules live
-in modes.py, the bypassed dataset switches in validate.py):
+in modes/, the bypassed dataset switches in validate.py):
 
 - tuner-specific keys (lora_*, target_modules, adalora_*, ...) of another tuner than tuner.tuner_type;
 - warnings: save_steps / save_total_limit with save_strategy 'no'; eval_steps with eval_strategy

@@ -29,70 +29,27 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import Problem
+from .modes import RULES
 from .resolve import MISSING, ResolvedConfig
-from .swift_fields import swift_field
 
 KEY = "global_max_length"
 
 
-def _completion_budget(resolved: ResolvedConfig) -> tuple[int | None, str]:
-    """C and a description of where it comes from; None when the written value is not an int
-    (the schema check reports that)."""
-    value = resolved.get("rlhf.max_completion_length", MISSING)
-    if value is MISSING or value is None:
-        default = swift_field("max_completion_length").default_for(rlhf=True)
-        return int(default), f"ms-swift's default rlhf.max_completion_length {default}"
-    if not isinstance(value, int) or isinstance(value, bool):
-        return None, ""
-    return value, f"rlhf.max_completion_length {value} ({resolved.where('rlhf.max_completion_length')})"
-
-
 def implied_lengths(mode: str, resolved: ResolvedConfig) -> tuple[dict[str, int], list[Problem]]:
-    """The values G implies for each proxied field in this mode, and budget problems."""
+    """The values G implies for each proxied field in this mode (src/config/modes/<mode>.py), budget problems,
+    and a problem for every written value that differs from what G implies."""
     g = resolved.get(KEY, None)
     if not isinstance(g, int) or isinstance(g, bool) or g <= 0:
         return {}, []
-    where_g = resolved.where(KEY)
-    implied: dict[str, int] = {"model.max_model_len": g}
-    problems: list[Problem] = []
-    budget_note = ""
-    if mode in ("gkd", "grpo"):
-        completion, completion_src = _completion_budget(resolved)
-        if completion is None:
-            return {}, problems
-        if completion >= g:
-            problems.append(Problem(
-                f"the completion budget ({completion_src}) must be smaller than global_max_length {g} "
-                f"({where_g}), which bounds prompt + completion.",
-                key="rlhf.max_completion_length", where=resolved.where("rlhf.max_completion_length"),
-            ))
-            return {}, problems
-        if mode == "grpo":
-            implied["template.max_length"] = g - completion
-            budget_note = f" (GRPO prompt budget = {g} - {completion_src})"
-        else:
-            implied["template.max_length"] = g
-        if resolved.get("rlhf.use_vllm", False) is True:
-            implied["rlhf.vllm_max_model_len"] = g
-    else:
-        implied["template.max_length"] = g
-    if mode == "stage2_ab":
-        new_tokens = resolved.get("rollout_matching.max_new_tokens", None)
-        if isinstance(new_tokens, int) and not isinstance(new_tokens, bool) and new_tokens >= g:
-            problems.append(Problem(
-                f"the rollout budget {new_tokens} must be smaller than global_max_length {g} ({where_g}).",
-                key="rollout_matching.max_new_tokens", where=resolved.where("rollout_matching.max_new_tokens"),
-            ))
-        if isinstance(resolved.get("rollout_matching.vllm", None), dict):
-            implied["rollout_matching.vllm.max_model_len"] = g
-
+    lengths = RULES[mode].lengths(resolved, g)
+    implied, problems = lengths.implied, list(lengths.problems)
     for dotted, value in implied.items():
         written: Any = resolved.get(dotted, MISSING)
         if written is MISSING or written is None or written == value:
             continue
-        note = budget_note if dotted == "template.max_length" else ""
+        note = lengths.note if dotted == "template.max_length" else ""
         problems.append(Problem(
-            f"conflicts with global_max_length: written {written!r}, but global_max_length {g} ({where_g}) "
+            f"conflicts with global_max_length: written {written!r}, but global_max_length {g} ({resolved.where(KEY)}) "
             f"implies {dotted} = {value} for a {mode} run{note}. Remove {dotted} and set only "
             "global_max_length.",
             key=dotted, where=resolved.where(dotted),

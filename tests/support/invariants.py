@@ -302,7 +302,7 @@ def check_deterministic(where: str, fn: Callable[[], Any], runs: int = 2, digest
 COLLECTIVES = {
     "all_reduce", "all_gather", "all_gather_object", "all_gather_into_tensor", "broadcast", "broadcast_object_list",
     "barrier", "reduce", "reduce_scatter", "gather", "scatter", "all_to_all", "gather_object",
-    "all_ranks_ok", "on_all_ranks", "rollout_all_ranks", "all_reduce_sums", "any_rank_failed",
+    "all_ranks_ok", "on_all_ranks", "rollout_all_ranks", "all_reduce_sums",
 }
 _RANK_WORDS = ("rank", "is_master", "is_main_process", "is_world_process_zero", "is_local_main_process",
                "is_rank_zero", "local_process_index", "process_index")
