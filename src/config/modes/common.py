@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import Problem
 from ..resolve import MISSING, ResolvedConfig
 from ..swift_fields import swift_field
+from .rules import Lengths
 
 STAGE2_SECTIONS = ("stage2_ab", "rollout_matching")
 DETECTION_EVAL = "custom.detection_eval"
@@ -111,5 +112,18 @@ def completion_fits(resolved: ResolvedConfig, g: int) -> tuple[int | None, str, 
     return completion, source, []
 
 
-def rlhf_vllm_length(resolved: ResolvedConfig, g: int) -> dict[str, int]:
-    return {"rlhf.vllm_max_model_len": g} if resolved.get("rlhf.use_vllm", False) is True else {}
+def rlhf_rules(resolved: ResolvedConfig, mode: str) -> list[Problem]:
+    """gkd / grpo, after their own rules: no in-training detection eval, the generation settings."""
+    return rejects_detection_eval(resolved, mode) + rlhf_generation_rules(resolved)
+
+
+def rlhf_lengths(resolved: ResolvedConfig, g: int, *, prompt_only: bool) -> Lengths:
+    """gkd / grpo: the completion budget C must fit inside G; ``template.max_length`` is G when prompt and
+    response are encoded together, G - C when only the prompt is (``prompt_only``); vLLM holds G."""
+    completion, source, problems = completion_fits(resolved, g)
+    if completion is None:
+        return Lengths({}, problems)
+    implied = {"model.max_model_len": g, "template.max_length": g - completion if prompt_only else g}
+    if resolved.get("rlhf.use_vllm", False) is True:
+        implied["rlhf.vllm_max_model_len"] = g
+    return Lengths(implied, [], note=f" (GRPO prompt budget = {g} - {source})" if prompt_only else "")

@@ -5,13 +5,7 @@ from __future__ import annotations
 from ..errors import Problem
 from ..resolve import MISSING, ResolvedConfig
 from ..swift_fields import swift_field
-from .common import (
-    completion_fits,
-    rejects_detection_eval,
-    rejects_stage2_sections,
-    rlhf_generation_rules,
-    rlhf_vllm_length,
-)
+from .common import rejects_stage2_sections, rlhf_lengths, rlhf_rules
 from .rules import Lengths, ModeRules, need
 
 
@@ -26,16 +20,12 @@ def rules(resolved: ResolvedConfig) -> list[Problem]:
             "GRPO compares several completions per prompt: num_generations must be >= 2.",
             key="rlhf.num_generations", where=resolved.where("rlhf.num_generations"),
         ))
-    return problems + rejects_detection_eval(resolved, "grpo") + rlhf_generation_rules(resolved)
+    return problems + rlhf_rules(resolved, "grpo")
 
 
 def lengths(resolved: ResolvedConfig, g: int) -> Lengths:
-    """Only the prompt is encoded, then up to C tokens generated after it: the prompt budget is G - C."""
-    completion, source, problems = completion_fits(resolved, g)
-    if completion is None:
-        return Lengths({}, problems)
-    implied = {"model.max_model_len": g, "template.max_length": g - completion, **rlhf_vllm_length(resolved, g)}
-    return Lengths(implied, [], note=f" (GRPO prompt budget = {g} - {source})")
+    """Only the prompt is encoded, then up to C tokens are generated after it: the prompt budget is G - C."""
+    return rlhf_lengths(resolved, g, prompt_only=True)
 
 
 RULES = ModeRules("grpo", rules, lengths)
