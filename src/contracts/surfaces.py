@@ -63,6 +63,13 @@ SURFACES: tuple[Surface, ...] = (
         Method("_get_num_items_in_batch", ("self", "batch_samples", "device"),
                "Stage2ABMixin recounts the loss tokens of the rebuilt batches with it"),
     )),
+    Surface("swift.template", "Template", why="stage-2 rollouts, Channel-B targets and detection eval encode "
+            "through the run's template; inference copies drop padding-free / packing / sequence parallel",
+            fields=("padding_free", "sequence_parallel_size", "template_meta", "max_pixels"), methods=(
+        Method("__getstate__", ("self",), "copy(template) drops the model and hook handles (hf_backend)"),
+        Method("generate_context", ("self",), "inference-mode encoding of rollout prompts"),
+        Method("encode", ("self", "inputs", "return_template_inputs", "return_length")),
+        Method("data_collator", ("self", "batch", "padding_to"), "Channel-B batches are collated by it"),)),
     Surface("swift.rlhf_trainers.vllm_client", "VLLMClient", why="stage-2 weight sync to rollout servers", methods=(
         Method("init_communicator", ("self", "device")),
         Method("close_communicator", ("self",)),

@@ -21,6 +21,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from src.config import ConfigError, Problem, TrainingConfig, display_path
 from src.config.fusion import FusionSource, FusionTarget
+from src.constants import IMAGE_SIZE_MULTIPLE
 
 from .augmentation import AugmentationPipeline
 from .conversation import build_conversation
@@ -30,9 +31,6 @@ from .image_frame import ImageFrame, fit_record
 from .records import DenseObject, Record, RecordError, RecordSource
 from .records import Problem as RecordProblem
 from .render import render_target
-
-# Qwen3-VL sees images in 32-pixel cells (patch 16 x merge 2); augmented sizes are kept on it.
-IMAGE_SIZE_MULTIPLE = 32
 
 
 @dataclass(frozen=True)
