@@ -4,7 +4,7 @@
 #   scripts/train.sh --config PATH [--gpus 0,1,...] [--nnodes N --node-rank R --master-addr A
 #                    --master-port P] [--dry-run] [-- key.path=value ...]
 #
-# The config is validated first (python -m src.config.check), so a config mistake stops here.
+# The config is validated first (python -m src.config.tools validate), so a config mistake stops here.
 # DeepSpeed (ZeRO-2/3) comes from the config's `deepspeed` section: nothing to pass here.
 # See docs/runbook_train.md.
 set -euo pipefail
@@ -111,7 +111,7 @@ SET_ARGS=()
 for override in "${OVERRIDES[@]+"${OVERRIDES[@]}"}"; do
   SET_ARGS+=(--set "$override")
 done
-if ! "$PYTHON" -m src.config.check "$CONFIG" "${SET_ARGS[@]+"${SET_ARGS[@]}"}" >/dev/null; then
+if ! "$PYTHON" -m src.config.tools validate "$CONFIG" "${SET_ARGS[@]+"${SET_ARGS[@]}"}" --color never >&2; then
   echo "train.sh: the config does not validate; nothing was launched" >&2
   exit 2
 fi

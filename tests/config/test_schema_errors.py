@@ -33,13 +33,14 @@ def test_cli_prints_error_without_traceback(preset):
           learning_rat: 1e-4
     """)
     proc = subprocess.run(
-        [sys.executable, "-m", "src.config.check", str(path)], cwd=REPO_ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "src.config.tools", "validate", str(path)], cwd=REPO_ROOT, capture_output=True,
+        text=True,
         check=False,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert "training.learning_rat" in proc.stderr and "learning_rate" in proc.stderr
-    assert f"{path}:3" in proc.stderr
+    assert "training.learning_rat" in proc.stdout and "learning_rate" in proc.stdout
+    assert f"{path}:3" in proc.stdout
 
 
 def test_unknown_keys_under_stage2_sections(write):

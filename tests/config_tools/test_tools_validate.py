@@ -31,6 +31,13 @@ def test_validate_a_folder_and_files(tool):
     assert len(result.out.splitlines()) == len([c for c in _configs() if c.startswith("configs/smoke/")]) + 2
 
 
+def test_overrides_apply_as_on_the_launch_command_line(tool):
+    """`--set` is what scripts/train.sh validates with before it launches (the run's own overrides)."""
+    assert tool("validate", "configs/debug.yaml", "--set", "training.learning_rate=1e-5").code == 0
+    bad = tool("validate", "configs/debug.yaml", "--set", "training.learning_rat=1e-5")
+    assert bad.code == 1 and "training.learning_rat" in bad.out and "learning_rate" in bad.out
+
+
 def test_invalid_file_exits_1_with_its_problems(tool, overlay):
     bad = overlay("bad.yaml", "training:\n  learning_rate: fast\n")
     result = tool("validate", "configs/train/sft/dense_1024.yaml", bad)

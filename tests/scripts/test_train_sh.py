@@ -102,7 +102,7 @@ def test_usage_errors(args, message):
 
 def test_launch_execs_the_printed_command(tmp_path):
     fake = tmp_path / "python"
-    fake.write_text(f'#!/bin/sh\nif [ "$1 $2" = "-m src.config.check" ]; then exec {PY} "$@"; fi\n'
+    fake.write_text(f'#!/bin/sh\nif [ "$1 $2" = "-m src.config.tools" ]; then exec {PY} "$@"; fi\n'
                     'echo "RAN CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES $*"\n')
     fake.chmod(0o755)
     proc = run("--gpus", "3", "--", "training.max_steps=1", env={"PYTHON": str(fake)})

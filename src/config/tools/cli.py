@@ -38,6 +38,7 @@ examples:
   migrate --tree ../seed/configs --out configs/migrated     (seed-format tree -> ours, with a report)
   parity-report --old ../seed/configs --new configs/migrated
   validate --deep               (also build each runnable preset's ms-swift arguments; imports ms-swift)
+  validate P --set k=v          (with the overrides a launch would add; scripts/train.sh runs this first)
 """
 
 
@@ -78,6 +79,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     v.add_argument("--deep", action="store_true",
                    help="also build the ms-swift argument objects of each runnable preset, as a launch would "
                    "(imports ms-swift; model directories missing here get a stand-in config.json)")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override applied to training configs, as on the python -m src.sft command line (repeatable)")
 
     m = sub.add_parser("migrate", parents=[common], help="translate seed-format configs into ours, with a report",
                        description="Translate the seed system's configs (keys, sections, value forms) into ours. "
@@ -118,7 +121,7 @@ def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
         return run_migration_diff(args.left, args.right, args.format, out)
     if args.command == "diff":
         return run_diff(args.left, args.right, args.profile, args.format, out, err)
-    return run_validate(args.paths, out, args.deep)
+    return run_validate(args.paths, out, args.deep, args.overrides)
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

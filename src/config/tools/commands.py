@@ -297,11 +297,11 @@ def run_diff(left: str, right: str, profile: str | None, fmt: str, out: Printer,
 # ---------------------------------------------------------------------------------------- validate
 
 
-def run_validate(paths: Sequence[str], out: Printer, deep: bool = False) -> int:
+def run_validate(paths: Sequence[str], out: Printer, deep: bool = False, overrides: Sequence[str] = ()) -> int:
     files = expand_paths(paths) if paths else default_paths()
     if not files:
         raise UsageError(f"no YAML files found in {', '.join(paths)}")
-    results = validate_paths(files, deep)
+    results = validate_paths(files, deep, overrides)
     labels = {"ok": ("ok", "ok"), "invalid": ("INVALID", "bad"), "error": ("ERROR", "bad")}
     width = max(len(r.display) for r in results)
     for r in results:

@@ -54,11 +54,12 @@ def _count(items: Sequence[object], noun: str) -> str:
     return f"{len(items)} {noun}" + ("" if len(items) == 1 else "s")
 
 
-def validate_file(path: Path, deep: bool = False) -> FileResult:
-    """`deep`: runnable training presets also build their ms-swift arguments (tools/deep.py)."""
+def validate_file(path: Path, deep: bool = False, overrides: Sequence[str] = ()) -> FileResult:
+    """`deep`: runnable training presets also build their ms-swift arguments (tools/deep.py); `overrides`
+    (`key.path=value`) apply to training configs as on the `python -m src.sft` command line."""
     name = display_path(path)
     try:
-        loaded = load_config(path)
+        loaded = load_config(path, overrides)
     except LoadError as exc:
         return FileResult(name, "error", "cannot be loaded", "\n".join(f"- {p.render()}" for p in exc.problems))
     files = _count(loaded.chain, "file")
@@ -80,7 +81,7 @@ def validate_file(path: Path, deep: bool = False) -> FileResult:
         from ..loader import load_training_config
         from .deep import deep_check
 
-        result = deep_check(load_training_config(path))
+        result = deep_check(load_training_config(path, overrides=list(overrides)))
         warnings += [f"--deep: {note}" for note in result.notes]
         if result.problems:
             return FileResult(name, "invalid", f"{summary}, rejected by ms-swift (--deep)",
@@ -89,8 +90,8 @@ def validate_file(path: Path, deep: bool = False) -> FileResult:
     return FileResult(name, "ok", summary, warnings=tuple(warnings))
 
 
-def validate_paths(paths: Sequence[Path], deep: bool = False) -> list[FileResult]:
-    return [validate_file(p, deep) for p in paths]
+def validate_paths(paths: Sequence[Path], deep: bool = False, overrides: Sequence[str] = ()) -> list[FileResult]:
+    return [validate_file(p, deep, overrides) for p in paths]
 
 
 def exit_code(results: Sequence[FileResult]) -> int:
