@@ -17,7 +17,7 @@ t = time.perf_counter()
 import src.config
 from src.config import load_training_config
 from src.config.swift_args import build_swift_kwargs
-from src.config import check  # noqa: F401
+from src.config.tools import validation  # noqa: F401  (the validate command)
 from src.config import server_mode  # noqa: F401
 cfg = load_training_config("configs/train/grpo/dense_2048.yaml")
 build_swift_kwargs(cfg)
