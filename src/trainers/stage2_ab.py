@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from swift.trainers import Seq2SeqTrainer
 
 from src.config import TrainingConfig
 from src.distributed import all_gather, all_ranks_ok, is_distributed
@@ -45,7 +46,7 @@ from .stage2_ab_batch import (
     Stage2Collator,
     collate,
 )
-from .trainer_class import adopt, trainer_class
+from .trainer_class import adopt, declare, trainer_class
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,11 @@ def _merge(a: ChannelBCounts, b: ChannelBCounts) -> ChannelBCounts:
     return a
 
 
+@declare
+class Stage2ABTrainer(Stage2ABMixin, Seq2SeqTrainer):
+    """The stage2_ab trainer: ms-swift's Seq2SeqTrainer (what it builds for causal_lm) with the channel switch."""
+
+
 def stage2_class(base: type) -> type:
     return trainer_class(base, (Stage2ABMixin,))
 
@@ -258,4 +264,4 @@ def run_stage2_ab(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
                        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule).main()
 
 
-__all__ = ["LOSS_KEYS", "Stage2ABMixin", "Stage2Window", "install_stage2_ab", "reduce_window", "run_stage2_ab"]
+__all__ = ["LOSS_KEYS", "Stage2ABMixin", "Stage2ABTrainer", "Stage2Window", "install_stage2_ab", "reduce_window", "run_stage2_ab"]

@@ -1,7 +1,7 @@
 """The one place where a trainer ms-swift constructed becomes one of ours.
 
 Each mode's trainer is a class: our mixins in front of the ms-swift trainer it extends
-(``GKDMonitorTrainer(GKDMonitorMixin, GKDTrainer)``, ``Stage2ABSeq2SeqTrainer(Stage2ABMixin,
+(``GKDMonitorTrainer(GKDMonitorMixin, GKDTrainer)``, ``Stage2ABTrainer(Stage2ABMixin,
 Seq2SeqTrainer)``, with ``TelemetryMixin`` / ``DetectionEvalMixin`` in front when the config turns them
 on). ms-swift 4.6 offers no seam to hand it that class: ``SwiftSft.run`` constructs
 ``TrainerFactory.get_trainer_cls(args)(model=..., args=..., template=..., ...)`` itself and passes

@@ -58,3 +58,19 @@ def test_declared_classes_are_reused_and_mixins_stack_outermost_first():
     adopt(obj, BMixin)
     assert type(obj).__mro__[:4] == (type(obj), BMixin, ABase, AMixin)
     assert trainer_class(ABase, (BMixin,)) is type(obj)  # built once per combination
+
+
+def test_the_trainers_ms_swift_builds_become_the_declared_mode_classes():
+    """TrainerFactory's classes for causal_lm and gkd, with our mixins, are the classes the recipes declare."""
+    from swift.trainers import TrainerFactory
+
+    from src.trainers.gkd import GKDMonitorMixin, GKDMonitorTrainer
+    from src.trainers.stage2_ab import Stage2ABMixin, Stage2ABTrainer
+    from src.trainers.trainer_class import trainer_class
+
+    def factory_class(key: str) -> type:
+        module, _, name = TrainerFactory.TRAINER_MAPPING[key].rpartition(".")
+        return getattr(__import__(module, fromlist=[name]), name)
+
+    assert trainer_class(factory_class("causal_lm"), (Stage2ABMixin,)) is Stage2ABTrainer
+    assert trainer_class(factory_class("gkd"), (GKDMonitorMixin,)) is GKDMonitorTrainer
