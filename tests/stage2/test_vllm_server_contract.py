@@ -41,7 +41,6 @@ from src.stage2.rollout.server_contract import (
     WORLD_SIZE_ROUTE,
     ContractError,
     build_infer_payload,
-    describe_prompt_mismatch,
     encode_image,
     parse_infer_response,
     parse_world_size,
@@ -217,13 +216,6 @@ def test_world_size_parsing():
     for bad in (b'{"world_size": 0}', b'{"size": 2}', b"[]", b'{"world_size": true}'):
         with pytest.raises(ContractError):
             parse_world_size(bad)
-
-
-def test_prompt_mismatch_diagnostic():
-    assert describe_prompt_mismatch([1, 2, 3], [1, 2, 3]) is None
-    message = describe_prompt_mismatch([1, 2, 3, 4], [1, 2, 9, 4], decode=lambda ids: "|".join(map(str, ids)))
-    assert "position 2" in message and "learner text '1|2|3|4'" in message
-    assert "position 3" in describe_prompt_mismatch([1, 2, 3], [1, 2, 3, 4])
 
 
 @pytest.mark.parametrize(("name", "is_peft", "expected"), [

@@ -204,21 +204,7 @@ def parse_world_size(body: bytes | str) -> int:
     return size
 
 
-# ---------------------------------------------------------------- diagnostics and weight names
-
-def describe_prompt_mismatch(local: Sequence[int], remote: Sequence[int], decode: Any = None) -> str | None:
-    """None when equal; else where the learner's and the server's prompt ids first differ."""
-    local, remote = list(local), list(remote)
-    if local == remote:
-        return None
-    at = next((i for i, (a, b) in enumerate(zip(local, remote)) if a != b), min(len(local), len(remote)))
-    lo, hi = max(0, at - 5), at + 5
-    message = (f"prompt token ids differ at position {at} (learner {len(local)} tokens, server {len(remote)}): "
-               f"learner ...{local[lo:hi]}... vs server ...{remote[lo:hi]}...")
-    if decode is not None:
-        message += f"; learner text {decode(local[lo:hi])!r} vs server text {decode(remote[lo:hi])!r}"
-    return message
-
+# ---------------------------------------------------------------- weight names
 
 def vllm_param_name(name: str, *, is_peft: bool, adapter_prefix: str = "lora_") -> str | None:
     """The checkpoint name vLLM loads for a learner parameter name; None for adapter-only tensors.
