@@ -4,7 +4,7 @@ Only orchestration lives here: load and validate the config (fast, no torch), th
 typed config to the trainer dispatch, which builds model, template, datasets and trainer.
 A config mistake ends here with a readable message and exit code 2, before anything heavy loads
 (schema, value rules, optional GPU packages); values only ms-swift can judge are checked where the
-ms-swift arguments are built (src/config/swift_boundary.py), still before any weights load.
+ms-swift arguments are built (src/boundary/arguments.py), still before any weights load.
 So does a run directory that already holds another run (see src/provenance/rundir.py). Rank 0 writes `run_manifest.json` into the run directory before the first optimizer step.
 """
 

@@ -17,7 +17,7 @@ from src.config.paths import REPO_ROOT
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("constants", "distributed"),  # shared constants; the collectives (import nothing from src)
     ("config",),  # YAML layers -> TrainingConfig, server-mode checks; never torch
-    ("datasets",),  # records, rendering, geometry, augmentation, fusion
+    ("datasets", "boundary"),  # records, rendering, geometry, augmentation, fusion; ms-swift argument objects
     ("provenance", "audit"),  # run directory + manifest; template fingerprint (run-time drift guard)
     ("rewards", "stage2"),  # GRPO rewards; stage-2 matching / targets / rollout backends
     ("eval",),  # python -m src.eval (detection metrics)

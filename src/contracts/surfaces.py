@@ -57,7 +57,7 @@ SURFACES: tuple[Surface, ...] = (
         Method("_save_checkpoint", ("self", "model", "trial"),
                "every save strategy writes through it; save_schedule wraps it (save_delay_steps, save_last_epoch)"),
         Method("get_optimizer_cls_and_kwargs", ("args", "model"),
-               "swift_boundary's optimizer pre-flight builds the optimizer as the Trainer does"),
+               "src/boundary's optimizer pre-flight builds the optimizer as the Trainer does"),
         Method("get_batch_samples", ("self", "epoch_iterator", "num_batches", "device"),
                "Stage2ABMixin switches channels there: it rebuilds the step's batches, then recounts"),
         Method("_get_num_items_in_batch", ("self", "batch_samples", "device"),
@@ -120,7 +120,7 @@ SURFACES: tuple[Surface, ...] = (
                     "log_softmax_fn", "kl_div_fn")),
     Surface("swift.rewards", "orms", kind="mapping", why="register_rewards() writes our reward classes into it"),
     Surface("swift.rewards", "ORM", kind="class", methods=(Method("__call__", ("self",)),)),
-    # src/config/swift_boundary.py: the guarded construction of ms-swift arguments and its pre-flight checks
+    # src/boundary/arguments.py: the guarded construction of ms-swift arguments and its pre-flight checks
     Surface("swift", "RLHFArguments", why="validate --deep builds it offline", methods=(
         Method("_init_external_vllm", ("self",), "_OfflineRLHFArguments overrides it (no vLLM server connection)"),
     )),

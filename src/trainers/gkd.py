@@ -126,7 +126,7 @@ def gkd_trainer_extensions(cfg: TrainingConfig) -> list:
 
 
 def run_gkd(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
-    from src.config.swift_boundary import swift_arguments
+    from src.boundary.arguments import swift_arguments
     from src.datasets.rl_rows import build_rl_datasets
 
     from .gkd_telemetry import install_gkd_telemetry

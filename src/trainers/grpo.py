@@ -44,7 +44,7 @@ def check_reward_funcs(cfg: TrainingConfig, registry: dict[str, Any]) -> None:
 def run_grpo(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
     from swift.rewards import orms
 
-    from src.config.swift_boundary import swift_arguments
+    from src.boundary.arguments import swift_arguments
     from src.datasets.rl_rows import build_rl_datasets
 
     from .rlhf_pipeline import LauncherRLHF

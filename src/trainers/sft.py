@@ -10,7 +10,7 @@ from src.config import TrainingConfig
 
 
 def run_sft(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
-    from src.config.swift_boundary import swift_arguments
+    from src.boundary.arguments import swift_arguments
     from src.datasets.builder import build_training_datasets
 
     from .detection_eval import trainer_extensions

@@ -251,7 +251,7 @@ def install_stage2_ab(trainer: Any, cfg: TrainingConfig, backend: Any = None) ->
 def run_stage2_ab(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
     from functools import partial
 
-    from src.config.swift_boundary import swift_arguments
+    from src.boundary.arguments import swift_arguments
     from src.datasets.stage2_rows import build_stage2_datasets
 
     from .detection_eval import trainer_extensions as detection_eval_extensions

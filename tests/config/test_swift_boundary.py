@@ -1,4 +1,4 @@
-"""The guarded ms-swift boundary (src/config/swift_boundary.py): every rejection raised while our
+"""The guarded ms-swift boundary (src/boundary/arguments.py): every rejection raised while our
 config becomes ms-swift arguments (argument classes, the tuner check, optimizer and scheduler) is a
 ConfigError naming the ms-swift argument, the config key, its file:line, ms-swift's message and the fix.
 
@@ -13,9 +13,9 @@ import sys
 import pytest
 
 import src.config.validate as validate_module
+from src.boundary.arguments import _mentioned, swift_arguments
 from src.config import ConfigError, load_training_config
 from src.config.paths import REPO_ROOT
-from src.config.swift_boundary import _mentioned, swift_arguments
 
 SMOKE = REPO_ROOT / "configs/smoke"
 
@@ -81,14 +81,14 @@ def test_the_config_logging_dir_wins_over_an_inherited_tensorboard_env(write, tm
     TENSORBOARD_LOGGING_DIR (a user's shell, an earlier arguments object in the process) must not win silently."""
     import os
 
-    from src.config.swift_boundary import TENSORBOARD_ENV
+    from src.boundary.arguments import TENSORBOARD_ENV
 
     monkeypatch.setenv(TENSORBOARD_ENV, str(tmp_path / "elsewhere"))
     cfg = load_training_config(SMOKE / "sft_dense_tiny.yaml", [f"training.output_dir={tmp_path}/run",
                                                                f"training.logging_dir={tmp_path}/run/tb"])
     swift_arguments(cfg, offline=True)  # validate --deep: leaves the environment as it was
     assert os.environ[TENSORBOARD_ENV] == str(tmp_path / "elsewhere")
-    with caplog.at_level("WARNING", logger="src.config.swift_boundary"):
+    with caplog.at_level("WARNING", logger="src.boundary.arguments"):
         swift_arguments(cfg)  # a run: the config's directory, and the replacement is said
     assert os.environ[TENSORBOARD_ENV] == str(tmp_path / "run" / "tb")
     assert f"{TENSORBOARD_ENV}={tmp_path / 'elsewhere'} in the environment is replaced" in caplog.text

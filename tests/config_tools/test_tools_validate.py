@@ -65,3 +65,22 @@ def test_validate_sft_config_script_is_the_short_entry():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1].endswith("0 invalid, 0 cannot be loaded")
     assert "\x1b[" not in proc.stdout  # plain text when not a terminal
+
+
+def test_deep_check_that_cannot_run_is_an_error_not_a_pass(monkeypatch):
+    """`--deep` builds presets in a child process; if it dies, each preset it was to build is an error (exit 2)
+    with the child's last lines, never reported as checked."""
+    import subprocess
+
+    from src.config.tools import validation
+
+    def dead_child(cmd, **kwargs):
+        assert cmd[1:3] == ["-m", "src.boundary.deep_check"]
+        return subprocess.CompletedProcess(cmd, 1, "", "ImportError: swift is broken here")
+
+    monkeypatch.setattr(validation.subprocess, "run", dead_child)
+    results = validation.validate_paths([REPO_ROOT / "configs/debug.yaml", REPO_ROOT / "configs/base.yaml"], deep=True)
+    assert results[0].status == "error" and "did not run (--deep)" in results[0].summary
+    assert "exited with 1" in results[0].detail and "swift is broken here" in results[0].detail
+    assert results[1].status == "ok"  # a layer is not built
+    assert validation.exit_code(results) == 2

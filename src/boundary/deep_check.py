@@ -1,5 +1,5 @@
 """`validate --deep`: also build the ms-swift argument objects of each runnable preset, as a launch
-would (src/config/swift_boundary.py: SftArguments / RLHFArguments with transformers'
+would (src/boundary/arguments.py: SftArguments / RLHFArguments with transformers'
 TrainingArguments checks, the tuner type, the optimizer and LR scheduler), so a preset ms-swift
 would reject fails in CI instead of on a GPU node.
 
@@ -12,19 +12,23 @@ What a CPU machine cannot provide is replaced, and said so in a note:
 - output and logging directories: a temporary directory (building the arguments creates them);
 - vLLM servers: not connected to (server settings are checked by src/config/server_mode.py).
 
-Imports ms-swift, transformers and torch (seconds); plain `validate` never does.
+Imports ms-swift, transformers and torch (seconds), so `python -m src.config.tools validate --deep` runs
+it as a child process: `python -m src.boundary.deep_check --out FILE [--set k=v ...] PATH ...` writes one
+JSON object per path (`{"path", "problems": [{"message", "key", "where"}], "notes"}`); plain `validate`
+never starts it.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, Problem
-from ..requirements import DEEPSPEED, installed
-from ..training_config import TrainingConfig
+from src.config import ConfigError, Problem, TrainingConfig, load_training_config
+from src.config.requirements import DEEPSPEED, installed
 
 MODEL_ARGS = ("model", "teacher_model", "ref_model", "reward_model")
 
@@ -53,7 +57,7 @@ def _has_gpu() -> bool:
 
 def offline_kwargs(cfg: TrainingConfig, work: Path) -> tuple[dict[str, Any], list[str]]:
     """`build_swift_kwargs(cfg)` with what this machine lacks replaced (see the module docstring)."""
-    from ..swift_args import build_swift_kwargs
+    from src.config.swift_args import build_swift_kwargs
 
     kwargs = build_swift_kwargs(cfg)
     notes: list[str] = []
@@ -74,7 +78,7 @@ def offline_kwargs(cfg: TrainingConfig, work: Path) -> tuple[dict[str, Any], lis
 
 
 def deep_check(cfg: TrainingConfig) -> DeepResult:
-    from src.config.swift_boundary import swift_arguments
+    from .arguments import swift_arguments
 
     with tempfile.TemporaryDirectory(prefix="validate_deep_") as tmp:
         kwargs, notes = offline_kwargs(cfg, Path(tmp))
@@ -83,3 +87,26 @@ def deep_check(cfg: TrainingConfig) -> DeepResult:
         except ConfigError as exc:
             return DeepResult(exc.problems, tuple(notes))
     return DeepResult((), tuple(notes))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m src.boundary.deep_check",
+                                 description="Build each preset's ms-swift arguments offline (validate --deep).")
+    ap.add_argument("paths", nargs="+")
+    ap.add_argument("--out", required=True, help="JSON file to write the results to")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = ap.parse_args(argv)
+    reports = []
+    for path in args.paths:
+        try:
+            result = deep_check(load_training_config(path, overrides=args.overrides))
+        except ConfigError as exc:  # validated by the parent first; reported, never dropped
+            result = DeepResult(tuple(exc.problems))
+        reports.append({"path": path, "problems": [dataclasses.asdict(p) for p in result.problems],
+                        "notes": list(result.notes)})
+    Path(args.out).write_text(json.dumps(reports))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
