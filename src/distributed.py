@@ -13,12 +13,16 @@ module stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     import torch
 
 ReduceOp = Literal["sum", "max", "min"]
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def is_distributed() -> bool:
@@ -97,7 +101,27 @@ def all_ranks_ok(flag: bool) -> bool:
     return bool(all_reduce(torch.tensor([1 if flag else 0], dtype=torch.int32), "min").item())
 
 
+def together(work: Callable[[], T], *, what: str, catch: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+             elsewhere: Callable[[str], BaseException] = RuntimeError) -> T:
+    """``work()`` on this rank; when it raised ``catch`` on any rank, every rank raises together (built on
+    :func:`all_ranks_ok`): this rank's own error (logged with ``what``), or ``elsewhere(message)`` on the
+    ranks where ``work`` succeeded. Every rank must call it at the same point."""
+    error: BaseException | None = None
+    result: Any = None
+    try:
+        result = work()
+    except catch as exc:
+        error = exc
+        logger.error("rank %d: %s failed: %s: %s", rank(), what, type(exc).__name__, exc)
+    if not all_ranks_ok(error is None):
+        if error is not None:
+            raise error
+        raise elsewhere(f"rank {rank()}: {what}: another rank failed (its error is in that rank's log); every "
+                        "rank stops together so that none waits forever in a collective.")
+    return result
+
+
 __all__ = [
     "ReduceOp", "all_gather", "all_gather_object", "all_ranks_ok", "all_reduce", "is_distributed", "rank",
-    "world_size",
+    "together", "world_size",
 ]

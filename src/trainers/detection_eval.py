@@ -100,18 +100,12 @@ class DetectionEvalState:
         from src.eval.score import score_images
 
         rank, world = distributed.rank(), distributed.world_size()
-        error: Exception | None = None
-        local: list[tuple[int, Any]] = []
-        try:
+
+        def generate() -> list[tuple[int, Any]]:
             self.prepare(template)
-            local = self._generate(rank, world)
-        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
-            error = exc
-        if not distributed.all_ranks_ok(error is None):
-            if error is not None:
-                raise error
-            raise RuntimeError(f"rank {rank}: custom.detection_eval failed on another rank (its error is in that "
-                               "rank's log); every rank stops together so that none waits forever in a collective.")
+            return self._generate(rank, world)
+
+        local = distributed.together(generate, what="custom.detection_eval")
         images = _gather(local)
         return score_images(images, confidence="constant"), images
 

@@ -33,7 +33,7 @@ import torch
 from swift.trainers import Seq2SeqTrainer
 
 from src.config import TrainingConfig
-from src.distributed import all_gather, all_ranks_ok, is_distributed
+from src.distributed import all_gather, is_distributed, together
 from src.stage2.metrics import PACKED_WIDTH, ChannelBCounts, pack, reduce_packed, schedule_values
 from src.stage2.pipeline import ChannelBPolicy
 from src.stage2.rollout.base import RolloutError
@@ -132,9 +132,9 @@ class Stage2ABMixin:
     def _stage2_channel_b(self, step: int, sources: list[Any], batches: list[Any]) -> list[Any]:
         self._stage2_sync_weights(step)
         state, rank = self._stage2, int(self.args.process_index)
-        error: BaseException | None = None
-        out = []
-        try:
+
+        def build() -> list[Any]:
+            out = []
             for micro, (src, batch) in enumerate(zip(sources, batches)):
                 if src is None:
                     raise RuntimeError("a stage2_ab batch carries no Channel-B sources: the training dataset "
@@ -148,15 +148,9 @@ class Stage2ABMixin:
                             step, rank, micro, c.rollouts, c.n_valid_pred, c.n_drop_invalid,
                             c.invalid_rollouts, c.matched, built.length_fallbacks)
                 out.append(collate(self.data_collator, built.items))
-        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank together
-            error = exc
-            logger.error("stage2_ab step %d rank %d: building the Channel-B batch failed: %s", step, rank, exc)
-        if not all_ranks_ok(error is None):
-            if error is not None:
-                raise error
-            raise RolloutError(f"stage2_ab step {step}: another rank failed to build its Channel-B batch "
-                               "(see that rank's log); stopping every rank together")
-        return out
+            return out
+
+        return together(build, what=f"stage2_ab step {step}: building the Channel-B batch", elsewhere=RolloutError)
 
     def training_step(self, model, inputs, *args, **kwargs):
         loss = super().training_step(model, inputs, *args, **kwargs)

@@ -122,14 +122,15 @@ def test_channel_schedule_is_a_function_of_the_global_step_only() -> None:
 
 
 def test_all_ranks_ok_and_on_all_ranks_call_the_collective_unconditionally() -> None:
-    from src.stage2.rollout import ranks as R
+    """``on_all_ranks`` (and every other "fail together" caller) is built on ``src.distributed.together``."""
+    from src import distributed as D
 
-    for fn in (R.on_all_ranks,):
+    for fn in (D.together,):
         tree = ast.parse(inspect.getsource(fn))
         body = tree.body[0].body
         top_level_calls = [n for n in body if "all_ranks_ok" in ast.unparse(n)]
         assert top_level_calls and not isinstance(top_level_calls[0], ast.Try), \
-            "[invariant ddp.rank_symmetric] at src.stage2.rollout.ranks:on_all_ranks: all_ranks_ok must run on " \
+            "[invariant ddp.rank_symmetric] at src.distributed:together: all_ranks_ok must run on " \
             "every rank, outside the try that catches the rank-local error"
 
 

@@ -129,6 +129,7 @@ JSON_DECODER_ALLOWLIST: dict[str, str] = {
     "src/models/tiny_qwen3_vl.py": "artifact fingerprint marker",
     "src/models/warm_checkpoint.py": "artifact fingerprint markers and the warm-up run's logging.jsonl",
     "src/config/swift_fields.py": "committed ms-swift field snapshot",
+    "src/config/tools/validation.py": "the report file of its own validate --deep child process",
     "src/config/value_rules.py": "committed snapshot of ms-swift / transformers value sets",
     "src/provenance/atomic.py": "run manifest reader",
     "src/provenance/manifest.py": "run manifest normalisation",
@@ -302,7 +303,7 @@ def check_deterministic(where: str, fn: Callable[[], Any], runs: int = 2, digest
 COLLECTIVES = {
     "all_reduce", "all_gather", "all_gather_object", "all_gather_into_tensor", "broadcast", "broadcast_object_list",
     "barrier", "reduce", "reduce_scatter", "gather", "scatter", "all_to_all", "gather_object",
-    "all_ranks_ok", "on_all_ranks", "rollout_all_ranks", "all_reduce_sums",
+    "all_ranks_ok", "together", "on_all_ranks", "rollout_all_ranks", "all_reduce_sums",
 }
 _RANK_WORDS = ("rank", "is_master", "is_main_process", "is_world_process_zero", "is_local_main_process",
                "is_rank_zero", "local_process_index", "process_index")

@@ -3,7 +3,7 @@
 A rank that raises while the others go on to their next collective leaves those waiting forever
 (the DDP deadlock of the replaced system). So every rank calls these on every Channel-B step,
 whether it had work or not, and all of them raise together. Built on :func:`src.distributed.all_ranks_ok`
-(re-exported here with ``rank``); imports only torch, lazily.
+(its ``together``; ``all_ranks_ok`` and ``rank`` re-exported); imports only torch, lazily.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from src.distributed import all_ranks_ok, rank
+from src.distributed import all_ranks_ok, rank, together
 
 from .base import RolloutError, RolloutRequest, RolloutResult
 
@@ -23,18 +23,8 @@ def on_all_ranks(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
     For backend construction (`VllmServerBackend.from_config`), `sync_weights` and `generate`.
     """
-    error: RolloutError | None = None
-    result: Any = None
-    try:
-        result = fn(*args, **kwargs)
-    except RolloutError as exc:
-        error = exc
-    if not all_ranks_ok(error is None):
-        if error is not None:
-            raise error
-        raise RolloutError(f"rank {rank()}: a rollout-server call failed on another rank (its error is in that "
-                           "rank's log); every rank stops together so that none waits forever in a collective.")
-    return result
+    return together(lambda: fn(*args, **kwargs), what="a rollout-server call", catch=RolloutError,
+                    elsewhere=RolloutError)
 
 
 def rollout_all_ranks(backend: Any, requests: Sequence[RolloutRequest], **kwargs: Any) -> list[RolloutResult]:
