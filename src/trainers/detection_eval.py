@@ -29,7 +29,7 @@ from typing import Any
 
 from src.config import TrainingConfig
 
-from .trainer_class import adopt, trainer_class
+from .trainer_class import adopt
 
 logger = logging.getLogger(__name__)
 
@@ -161,10 +161,6 @@ def _overlays_to_tensorboard(trainer: Any, state: DetectionEvalState, images: Se
             picture = render_overlay(src, image.gts, image.preds)
         writer.add_image(f"eval/det/overlay_{n}", np.asarray(picture), step, dataformats="HWC")
     writer.flush()
-
-
-def detection_eval_class(base: type) -> type:
-    return trainer_class(base, (DetectionEvalMixin,))
 
 
 def install_detection_eval(trainer: Any, cfg: TrainingConfig, backend: Any = None) -> Any:

@@ -46,7 +46,7 @@ from .stage2_ab_batch import (
     Stage2Collator,
     collate,
 )
-from .trainer_class import adopt, declare, trainer_class
+from .trainer_class import adopt, declare
 
 logger = logging.getLogger(__name__)
 
@@ -193,10 +193,6 @@ def _merge(a: ChannelBCounts, b: ChannelBCounts) -> ChannelBCounts:
 @declare
 class Stage2ABTrainer(Stage2ABMixin, Seq2SeqTrainer):
     """The stage2_ab trainer: ms-swift's Seq2SeqTrainer (what it builds for causal_lm) with the channel switch."""
-
-
-def stage2_class(base: type) -> type:
-    return trainer_class(base, (Stage2ABMixin,))
 
 
 def channel_b_policy(cfg: TrainingConfig) -> ChannelBPolicy:
