@@ -118,6 +118,15 @@ SURFACES: tuple[Surface, ...] = (
     Surface("swift.rlhf_trainers.gkd_loss", "gkd_loss", why="GKD telemetry records its per-position KL terms",
             fields=("student_logits", "teacher_output", "labels", "beta", "temperature", "gather_fn",
                     "log_softmax_fn", "kl_div_fn")),
+    # src/trainers/grpo_health.py: rollout health counted where GRPO logs its rollouts
+    Surface("swift.rlhf_trainers", "GRPOTrainer", why="RolloutHealthMixin overrides these", methods=(
+        Method("_log_rollout", ("self", "samples"), "called once per generation with the rank's scored samples "
+               "(tests/contracts/test_trainer_class_seam.py pins the call); counts their health, then super()"),
+        Method("log", ("self", "logs", "start_time"), "adds the window's rollout/* rates, then super().log"),
+    )),
+    Surface("swift.rl_core.data", "OnPolicySample", fields=("messages", "extra", "response_token_ids", "finish_reason"),
+            why="rollout health reads the completion (messages[-1]), its token ids, why generation stopped "
+            "('length': the budget) and the row's ground-truth columns (extra)"),
     Surface("swift.rewards", "orms", kind="mapping", why="register_rewards() writes our reward classes into it"),
     Surface("swift.rewards", "ORM", kind="class", methods=(Method("__call__", ("self",)),)),
     # src/boundary/arguments.py: the guarded construction of ms-swift arguments and its pre-flight checks

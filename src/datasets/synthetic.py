@@ -14,9 +14,12 @@ The `easy` split (`--easy`) is what a learning check needs: a 128 x 128 dark ima
 large, well-separated filled shapes (rectangle, triangle or ellipse) in one of four colours, each
 annotated by the tight `bbox_2d` of its drawn pixels. Twelve descs, no overlaps, short answers: a
 tiny model trained on a CPU can be seen to read colour, shape and place from the pixels.
+`--one-object` (with `--easy`) draws exactly one shape per image, so every answer is one desc and
+one box: the split the learning benchmark measures localisation on (docs/learning.md).
 
 CLI: `python -m src.datasets.synthetic --out artifacts/data/synthetic_dense --train 64 --val 16`
      `python -m src.datasets.synthetic --out artifacts/data/synthetic_easy --easy --train 512 --val 64`
+     `python -m src.datasets.synthetic --out artifacts/data/synthetic_easy_one --easy --one-object --train 4096 --val 64`
 """
 
 from __future__ import annotations
@@ -63,11 +66,18 @@ class SyntheticSpec:
     max_objects: int = 5
     with_summary: bool = True
     easy: bool = False  # the easy learning-check split (module docstring); ignores min/max_objects
+    one_object: bool = False  # easy split only: exactly one shape per image
+
+    def __post_init__(self) -> None:
+        if self.one_object and not self.easy:
+            raise ValueError("one_object is a variant of the easy split: set easy=True as well (CLI: --easy --one-object)")
 
     def fingerprint(self) -> str:
         fields = asdict(self)
         if not self.easy:
             del fields["easy"]  # the dense split keeps the fingerprint it had before the easy split existed
+        if not self.one_object:
+            del fields["one_object"]  # ... and the easy split the one it had before the one-object variant
         payload = json.dumps({"generator": GENERATOR_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -186,13 +196,14 @@ def _easy_shape(draw: ImageDraw.ImageDraw, shape: str, box: list[int], colour: t
 
 
 def make_easy_record(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[Image.Image, dict]:
-    """One easy image: one or two large shapes on black, each with the tight box of its pixels."""
+    """One easy image: one or two large shapes (exactly one with ``spec.one_object``) on black, each with
+    the tight box of its pixels."""
     side = EASY_SIDE
     image = Image.new("RGB", (side, side), EASY_BACKGROUND)
     draw = ImageDraw.Draw(image)
     objects: list[dict] = []
     boxes: list[tuple] = []
-    for _ in range(int(rng.integers(1, 3))):
+    for _ in range(1 if spec.one_object else int(rng.integers(1, 3))):
         colour, shape = str(rng.choice(EASY_COLOURS)), str(rng.choice(EASY_SHAPES))
         for _attempt in range(30):
             bw, bh = (int(v) for v in rng.integers(EASY_SIZE[0], EASY_SIZE[1] + 1, size=2))
@@ -257,10 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--easy", action="store_true", help="the easy learning-check split (few large shapes)")
+    parser.add_argument("--one-object", action="store_true",
+                        help="with --easy: exactly one shape per image (the localisation split)")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
+    if args.one_object and not args.easy:
+        parser.error("--one-object is a variant of the easy split: add --easy")  # exits 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    spec = SyntheticSpec(seed=args.seed, n_train=args.train, n_val=args.val, easy=args.easy)
+    spec = SyntheticSpec(seed=args.seed, n_train=args.train, n_val=args.val, easy=args.easy,
+                         one_object=args.one_object)
     generate_dataset(args.out, spec, args.force)
     return 0
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from src.stage2.matching import MatchResult
+from src.stage2.rollout_health import COMPLETIONS, HEALTH_RATES, RolloutHealth
 from src.stage2.schedule import RatioLike, is_channel_b, realized_b_ratio
 from src.stage2.strict_filter import ALL_DROP_REASONS, StrictFilterResult
 
@@ -75,6 +76,9 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(ROLLOUT_SECONDS, "ratio", "seconds per rollout call (sum of seconds / sum of calls)"),
     MetricSpec(ROLLOUT_TOKENS, "sum", "generated tokens"),
     MetricSpec(ROLLOUT_TOKENS_PER_S, "ratio", "generated tokens / rollout seconds"),
+    # rollout health of the Channel-B rollouts: the keys GRPO logs too (src/stage2/rollout_health.py)
+    MetricSpec(COMPLETIONS, "sum", "rollouts counted by rollout health"),
+    *(MetricSpec(key, "ratio", doc) for key, _, _, doc in HEALTH_RATES),
 )
 SPECS: dict[str, MetricSpec] = {s.key: s for s in METRICS}
 PACKED_WIDTH = sum(s.width for s in METRICS)
@@ -149,6 +153,7 @@ class ChannelBCounts:
     rollout_calls: int = 0
     rollout_seconds: float = 0.0
     generated_tokens: int = 0
+    health: RolloutHealth = field(default_factory=RolloutHealth)
 
     def add_sample(self, filtered: StrictFilterResult, match: MatchResult) -> None:
         self.rollouts += 1
@@ -185,6 +190,8 @@ class ChannelBCounts:
             ROLLOUT_TOKENS_PER_S: (self.generated_tokens, self.rollout_seconds),
         }
         out.update({DROP_REASON_PREFIX + r: self.drops.get(r, 0) for r in ALL_DROP_REASONS})
+        out.update(self.health.ratios())
+        out[COMPLETIONS] = self.health.completions
         return out
 
 

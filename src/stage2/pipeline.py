@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from src.datasets.coordjson import ParseResult, parse_prediction
+from src.datasets.coordjson import ParseResult
 from src.datasets.records import DenseObject
-from src.datasets.render import PREFIX_SEPARATOR
 from src.stage2.matching import MatchResult, match_objects
+from src.stage2.rollout_health import parse_completion
 from src.stage2.strict_filter import StrictFilterResult, strict_filter
 from src.stage2.targets import END_OF_TURN, ChannelBTarget, FpPolicy, MatchedCoords, build_channel_b_target
 
@@ -45,8 +45,7 @@ class ChannelBSample:
 def channel_b_sample(rollout_text: str, gts: Sequence[DenseObject], *, width: int, height: int,
                      policy: ChannelBPolicy, prefix: str | None = None) -> ChannelBSample:
     """Build one sample's Channel-B target from its rollout; ``prefix`` is the formatted assistant prefix."""
-    parse = parse_prediction(rollout_text, policy.coord_format, width, height, "salvage",
-                             prefix=None if prefix is None else prefix + PREFIX_SEPARATOR)
+    parse = parse_completion(rollout_text, policy.coord_format, width, height, prefix)
     filtered = strict_filter(parse, width, height)
     preds = () if filtered.invalid_rollout else filtered.kept
     match = match_objects(preds, gts, iou_threshold=policy.iou_threshold, desc_weight=policy.desc_weight)

@@ -5,7 +5,8 @@ otherwise (server mode is validated before this module is reached, see `src/conf
 `rlhf.reward_funcs` names reward functions in ms-swift's registry (`swift.rewards.orms`); the
 project's own (dense_format, dense_parse, dense_loc_fbeta, dense_cat_f1, summary_format,
 summary_content) are registered by `src.rewards.register_rewards()`. They read the ground-truth
-columns of each row (`src/datasets/rl_rows.py`) as keyword arguments.
+columns of each row (`src/datasets/rl_rows.py`) as keyword arguments. Every run logs rollout health
+(`rollout/parse_rate`, `rollout/truncated_rate`, ...: `src/trainers/grpo_health.py`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def run_grpo(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
     from src.boundary.arguments import swift_arguments
     from src.datasets.rl_rows import build_rl_datasets
 
+    from .grpo_health import install_rollout_health
     from .rlhf_pipeline import LauncherRLHF
 
     register_project_rewards()
@@ -54,5 +56,6 @@ def run_grpo(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
     args = swift_arguments(cfg)
     return LauncherRLHF(
         args, build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=False), session=session,
+        trainer_extensions=[install_rollout_health],
         template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
     ).main()

@@ -16,7 +16,8 @@ Logged (reduced over ranks with each metric's declared reduction, :mod:`src.stag
 channel, comparable with ``loss``; before ``stage2_ab.channel_{a,b}.loss_weight``, which scales the
 optimized loss; a channel weighted 0 is not logged), ``stage2_ab/b_ratio_realized``, the Channel-B counters
 (``.../invalid_rollout``, ``.../strict_drop/N_valid_pred``, ``.../strict_drop/N_drop_invalid``, ...)
-and rollout seconds / tokens per second. Every rank gathers one fixed-length vector at every
+rollout seconds / tokens per second, and the rollout health of the Channel-B rollouts under the keys GRPO
+logs too (``rollout/parse_rate``, ``rollout/truncated_rate``, ... :mod:`src.stage2.rollout_health`). Every rank gathers one fixed-length vector at every
 ``log`` call (ms-swift logs on every rank at the same points), whatever channel its steps ran.
 """
 
@@ -180,7 +181,7 @@ class Stage2ABMixin:
 
 
 def _merge(a: ChannelBCounts, b: ChannelBCounts) -> ChannelBCounts:
-    """``a`` += ``b``, field by field (counters add, Counters merge)."""
+    """``a`` += ``b``, field by field (counters and rollout health add, Counters merge)."""
     for f in fields(a):
         mine, theirs = getattr(a, f.name), getattr(b, f.name)
         if isinstance(mine, Counter):

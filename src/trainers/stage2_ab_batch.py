@@ -37,6 +37,7 @@ from src.stage2.metrics import ChannelBCounts
 from src.stage2.pipeline import ChannelBPolicy, ChannelBSample, channel_b_sample
 from src.stage2.rollout.base import RolloutBackend, RolloutError, RolloutRequest, RolloutResult
 from src.stage2.rollout.hf_backend import local_prompt_ids
+from src.stage2.rollout_health import completion_health
 from src.stage2.target_tokens import IGNORE_INDEX, tokenize_target
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,9 @@ class ChannelBBuilder:
             sample = self.sample(res.text, src)
             out.samples.append(sample)
             out.counts.add_sample(sample.filtered, sample.match)
+            out.counts.health += completion_health(sample.parse, res.text, n_tokens=len(res.token_ids),
+                                                   finish_reason=res.finish_reason, n_gt=len(src.gt_objects),
+                                                   prefix=src.prefix)
             item, fallback = self.encode(sample, src, req.prompt_ids, f"Channel-B sample {i}: ")
             out.length_fallbacks += fallback
             if name is not None:

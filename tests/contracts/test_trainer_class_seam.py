@@ -74,3 +74,20 @@ def test_the_trainers_ms_swift_builds_become_the_declared_mode_classes():
 
     assert trainer_class(factory_class("causal_lm"), (Stage2ABMixin,)) is Stage2ABTrainer
     assert trainer_class(factory_class("gkd"), (GKDMonitorMixin,)) is GKDMonitorTrainer
+
+
+def test_grpo_rollouts_reach_log_rollout_after_scoring_with_the_ranks_samples():
+    """RolloutHealthMixin counts in ``_log_rollout``: ms-swift calls it once per generation, after rollout and
+    scoring, with the same samples it encoded (the rank's own, their completions and ``extra`` columns in place)."""
+    from swift.rlhf_trainers import GRPOTrainer
+
+    from src.trainers.grpo_health import GRPOHealthTrainer, RolloutHealthMixin
+    from src.trainers.trainer_class import trainer_class
+
+    body = inspect.getsource(GRPOTrainer._generate_and_score_completions)
+    steps = [body.index(s) for s in ("samples = self._rollout_samples(inputs)",
+                                     "samples = self._score_completions(samples)",
+                                     "self._prepare_batch_inputs(samples)", "self._log_rollout(samples)")]
+    assert steps == sorted(steps) and body.count("_log_rollout(") == 1
+    assert "_generate_and_score_completions" not in GRPOTrainer.__dict__  # the shared RolloutTrainerMixin skeleton
+    assert trainer_class(GRPOTrainer, (RolloutHealthMixin,)) is GRPOHealthTrainer

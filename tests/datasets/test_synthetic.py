@@ -134,3 +134,40 @@ def test_easy_flag_keeps_the_dense_fingerprint():
     # Adding the easy split did not invalidate everyone's cached dense data.
     assert SyntheticSpec(seed=0, n_train=64, n_val=16).fingerprint() == "3c091434dc435840"
     assert SyntheticSpec(seed=0, n_train=64, n_val=16, easy=True).fingerprint() != "3c091434dc435840"
+
+
+def test_one_object_variant_draws_exactly_one_shape_deterministically(tmp_path):
+    from src.datasets.synthetic import EASY_BACKGROUND
+
+    spec = SyntheticSpec(seed=3, n_train=24, n_val=4, easy=True, one_object=True)
+    root = generate_dataset(tmp_path / "one", spec)
+    again = generate_dataset(tmp_path / "again", spec)
+    other = generate_dataset(tmp_path / "other", SyntheticSpec(seed=4, n_train=24, n_val=4, easy=True, one_object=True))
+    for split in ("train", "val"):
+        assert (root / f"{split}.jsonl").read_bytes() == (again / f"{split}.jsonl").read_bytes()
+    assert (root / "train.jsonl").read_bytes() != (other / "train.jsonl").read_bytes()
+    records = _records(root) + _records(root, "val")
+    assert len(records) == 28
+    for rec in records:
+        assert len(rec["objects"]) == 1
+        (obj,) = rec["objects"]
+        pixels = np.asarray(Image.open(root / rec["images"][0]).convert("RGB"))
+        ys, xs = np.nonzero(~np.all(pixels == np.array(EASY_BACKGROUND), axis=-1))
+        # the one shape is every drawn pixel, in its desc's colour, and its box is their tight extent
+        assert obj["bbox_2d"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        assert _colour_mask(pixels, obj["desc"]).sum() == len(xs)
+    assert len({o["bbox_2d"][0] for r in records for o in r["objects"]}) > 10  # places vary
+
+
+def test_one_object_is_an_easy_variant_and_keeps_the_easy_fingerprint(tmp_path, capsys):
+    from src.datasets.synthetic import main
+
+    # the easy data everyone has cached (make artifacts) keeps its fingerprint
+    assert SyntheticSpec(seed=0, n_train=512, n_val=64, easy=True).fingerprint() == "01192cb61032649b"
+    assert SyntheticSpec(seed=0, n_train=512, n_val=64, easy=True, one_object=True).fingerprint() != "01192cb61032649b"
+    with pytest.raises(ValueError, match="easy=True"):
+        SyntheticSpec(one_object=True)
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path / "x"), "--one-object"])
+    assert exc.value.code == 2 and "--one-object is a variant of the easy split: add --easy" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -7,7 +7,7 @@ object count depends on the rank and the request index: rank r, request i has ``
 boxes, and rank 1 adds one degenerate box (dropped by the strict filter). So the ranks build
 Channel-B sequences of different lengths and see different numbers of valid predictions.
 
-Each rank appends what its Channel-B batches saw (valid predictions, drops, rollouts) to
+Each rank appends what its Channel-B batches saw (valid predictions, drops, rollouts, rollout health) to
 ``$STAGE2_SKEW_LOG/rank<r>.jsonl`` so the test can compare ranks with the reduced metrics.
 
 Run as a script by torchrun: ``python -m torch.distributed.run ... tests/trainers/stage2_ab_skew.py
@@ -56,7 +56,8 @@ def install() -> None:
         c = built.counts
         with out.open("a") as f:
             f.write(json.dumps({"rollouts": c.rollouts, "n_valid_pred": c.n_valid_pred,
-                                "n_drop_invalid": c.n_drop_invalid, "invalid_rollouts": c.invalid_rollouts}) + "\n")
+                                "n_drop_invalid": c.n_drop_invalid, "invalid_rollouts": c.invalid_rollouts,
+                                "health": dataclasses.asdict(c.health)}) + "\n")
         return built
 
     ChannelBBuilder.build = recording_build

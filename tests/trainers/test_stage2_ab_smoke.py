@@ -22,6 +22,9 @@ KEYS = ("stage2_ab/b_ratio_realized", "stage2_ab/channel_b/invalid_rollout",
         "stage2_ab/channel_b/strict_drop/N_valid_pred", "stage2_ab/channel_b/strict_drop/N_drop_invalid")
 CONFIG = "configs/smoke/stage2_ab_tiny.yaml"
 BATCH = 2  # per_device_train_batch_size of the preset
+BUDGET = 80  # rollout_matching.max_new_tokens of the preset
+RATES = ("rollout/parse_rate", "rollout/truncated_rate", "rollout/empty_rate", "rollout/duplicate_rate")
+HEALTH = (*RATES, "rollout/pred_gt_count_ratio", "rollout/mean_length")
 
 
 def _steps(out: Path) -> list[dict]:
@@ -43,27 +46,60 @@ def _check_channels(steps: list[dict], ranks: int) -> None:
             assert row["stage2_ab/channel_b/rollouts"] == BATCH * ranks
             assert row["stage2_ab/channel_b/rollout/tokens_per_s"] > 0
             assert row["stage2_ab/channel_b/rollout/seconds"] > 0
+            _check_health(row, ranks)
         else:
             assert row["stage2_ab/channel_b/rollouts"] == 0
             assert row["stage2_ab/channel_b/strict_drop/N_valid_pred"] == 0
+            assert row["rollout/completions"] == 0 and not set(HEALTH) & set(row)  # no rollouts, no rates
+
+
+def _check_health(row: dict, ranks: int) -> None:
+    """Rollout health of a Channel-B step: in range, and consistent with the Channel-B counters computed apart."""
+    b = "stage2_ab/channel_b/"
+    assert row["rollout/completions"] == row[b + "rollouts"] == BATCH * ranks
+    for key in RATES:
+        if key in row:  # a duplicate rate needs predicted objects
+            assert 0.0 <= row[key] <= 1.0, key
+    assert 0 < row["rollout/mean_length"] <= BUDGET
+    assert row["rollout/mean_length"] * row["rollout/completions"] == pytest.approx(row[b + "rollout/generated_tokens"])
+    assert row["rollout/parse_rate"] <= 1 - row[b + "invalid_rollout"] / row[b + "rollouts"]  # invalid never parses
+    # predicted = what the parse kept = kept by the strict filter + dropped by its extra checks;
+    # ground truth = matched + FN-injected objects
+    predicted = row[b + "strict_drop/N_valid_pred"] + sum(row[b + "strict_drop/reason/" + r]
+                                                          for r in ("out_of_image", "degenerate"))
+    gt = row[b + "match/matched"] + row[b + "match/fn"]
+    assert row["rollout/pred_gt_count_ratio"] == pytest.approx(predicted / gt)
+    assert ("rollout/duplicate_rate" in row) == (predicted > 0)
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory, repo_root, warm_coord_model_dir, easy_rl_data_dir):
     out = tmp_path_factory.mktemp("stage2_ab") / "run"
     cmd = [sys.executable, "-m", "src.sft", "--config", CONFIG,
-           f"training.output_dir={out}", f"training.logging_dir={out}/tb"]
+           f"training.output_dir={out}", f"training.logging_dir={out}/tb", "training.report_to=[tensorboard]"]
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "logging.jsonl").read_text().splitlines()]
-    return _steps(out), next(r["train_runtime"] for r in rows if "train_runtime" in r)
+    return _steps(out), next(r["train_runtime"] for r in rows if "train_runtime" in r), out / "tb"
 
 
 def test_smoke_runs_both_channels_and_logs_their_losses_and_metrics(smoke):
-    steps, train_seconds = smoke
+    steps, train_seconds, _ = smoke
     _check_channels(steps, ranks=1)
     assert train_seconds < 100  # about 15 s on 2 idle CPU cores (model loading comes on top)
     _check_real_rollouts(steps[1::2], ranks=1)
+
+
+def test_rollout_health_reaches_tensorboard_on_channel_b_steps(smoke):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    steps, _, tb = smoke
+    events = EventAccumulator(str(tb))
+    events.Reload()
+    for key in HEALTH:  # transformers' TensorBoard callback writes training keys under train/
+        assert [e.step for e in events.Scalars(f"train/{key}")] == [s for s, r in enumerate(steps, 1) if key in r], key
+    assert [e.value for e in events.Scalars("train/rollout/mean_length")] == pytest.approx(
+        [r["rollout/mean_length"] for r in steps[1::2]])
 
 
 def _check_real_rollouts(b_steps: list[dict], ranks: int) -> None:
@@ -136,5 +172,11 @@ def test_two_ranks_complete_with_different_valid_prediction_counts(two_ranks):
         assert row["stage2_ab/channel_b/strict_drop/N_valid_pred"] == r0["n_valid_pred"] + r1["n_valid_pred"]
         assert row["stage2_ab/channel_b/strict_drop/N_drop_invalid"] == r0["n_drop_invalid"] + r1["n_drop_invalid"]
         assert row["stage2_ab/channel_b/invalid_rollout"] == 0
+        # every rewritten rollout is one valid document of distinct boxes; both ranks' counts are summed
+        health = [sum(r["health"][k] for r in (r0, r1)) for k in ("parsed", "pred_objects", "gt_objects")]
+        assert row["rollout/parse_rate"] == 1.0 and health[0] == BATCH * 2
+        assert row["rollout/duplicate_rate"] == 0.0
+        assert row["rollout/pred_gt_count_ratio"] == pytest.approx(health[1] / health[2])
+        assert health[1] == r0["n_valid_pred"] + r1["n_valid_pred"] + r1["n_drop_invalid"]  # the flat box parses
     # FP-neutral boxes made the ranks' Channel-B sequences differ in length: matching is exercised
     assert all(row["stage2_ab/channel_b/match/fp"] > 0 for row in b_steps)
