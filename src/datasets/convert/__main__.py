@@ -49,7 +49,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m src.datasets.convert", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 1)[1])
     sub = p.add_subparsers(dest="format", required=True)
     for name in ("coco", "lvis"):
         s = sub.add_parser(name, help=f"{name.upper()} instances JSON")

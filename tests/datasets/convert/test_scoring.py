@@ -143,3 +143,30 @@ def test_coco_predictions_reproduce_bbox_map(tmp_path):
     stats = _coco_eval(gt, exported)
     for key, i in (("bbox/map", 0), ("bbox/ap50", 1), ("bbox/ap75", 2), ("bbox/ar100", 8)):
         assert stats[i] == pytest.approx(metrics[key], abs=1e-6), key
+
+
+def test_one_coco_file_per_target_and_ids_without_a_coco_source(tmp_path):
+    voc = convert(converter_args("voc", tmp_path / "voc"), tmp_path / "data" / "voc.jsonl")
+    yolo = convert(converter_args("yolo", tmp_path / "yolo"), tmp_path / "data" / "yolo.jsonl")
+    fusion = tmp_path / "fusion.yaml"
+    fusion.write_text("targets:\n" + "".join(
+        f"  - {{name: {n}, dataset: {n}, train_jsonl: {p}, val_jsonl: {p}, ratio: 1.0, mode: dense}}\n"
+        for n, p in (("voc", voc), ("yolo", yolo))) + "sources: []\n")
+    preds = tmp_path / "preds.jsonl"
+    lines = [dict(json.loads(x), dataset=n) for n, p in (("voc", voc), ("yolo", yolo))
+             for x in ground_truth_as_predictions(p, tmp_path / f"{n}.preds.jsonl").read_text().splitlines()]
+    preds.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = tmp_path / "eval"
+    assert eval_main(["--config", PRESET, "--predictions", str(preds), "--out", str(out), "--overlays", "0", "--coco",
+                      f"custom.fusion_config={fusion}"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for name, jsonl, first_id in (("voc", voc, 1), ("yolo", yolo, 0)):
+        exported = json.loads((out / f"predictions_coco_{name}.json").read_text())
+        gt_path = tmp_path / f"{name}_coco.json"
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert convert_main(["to-coco", str(jsonl), "--out", str(gt_path)]) == 0
+        gt = json.loads(gt_path.read_text())
+        assert [i["id"] for i in gt["images"]] == [1, 2, 3]  # record numbers: no COCO image ids
+        assert min(c["id"] for c in gt["categories"]) == first_id  # VOC: 1, 2, ...; YOLO: the class index
+        stats = _coco_eval(gt, exported)
+        assert stats[0] == pytest.approx(metrics["per_dataset"][name]["bbox/map"], abs=1e-6) == pytest.approx(1.0)
