@@ -154,6 +154,7 @@ def _known_ids(categories: Iterable[tuple[int, str]] | None, desc_map: DescMap) 
 def write_records(fmt: str, source: Source, options: WriteOptions,
                   advance: Callable[[], None] = lambda: None) -> ConversionReport:
     """Convert ``source`` into ``options.out``; the report says what happened (see its exit_code)."""
+    header_size.cache_clear()  # sizes of this conversion only (files may have changed since an earlier one)
     categories = list(source.categories or ())
     report = ConversionReport(fmt, options.out, issues=list(source.issues))
     conv = _Converter(options, report, _known_ids(categories, options.desc_map))
