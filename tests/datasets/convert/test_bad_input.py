@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.detection_fixtures import globox_coco, globox_voc, globox_yolo, read_jsonl
+from tests.support.detection_fixtures import globox_coco, globox_labelme, globox_voc, globox_yolo, read_jsonl
 
 
 def _coco(tmp_path: Path) -> tuple[Path, dict]:
@@ -106,3 +106,17 @@ def test_to_coco_of_a_bad_jsonl(tmp_path, convert):
     bad.write_text('{"images": ["a.png"], "width": 8, "height": 8, "objects": [{"desc": "x", "bbox_2d": [1, 2, 30, 4]}]}\n')
     code, _, err, _ = convert("to-coco", bad, "--out", tmp_path / "out.json")
     assert code == 2 and f"{bad}:1" in err and "outside the image" in err
+
+
+def test_yolo_label_without_image_and_labelme_shape_without_label(tmp_path, convert):
+    images, names = globox_yolo(tmp_path / "yolo")
+    (images / "b.png").unlink()
+    out = tmp_path / "out.jsonl"
+    _expect_nothing_written(convert("yolo", "--images", images, "--names", names, "--out", out), out,
+                            f"{tmp_path / 'yolo' / 'labels' / 'b.txt'}: label file without an image")
+    folder = globox_labelme(tmp_path / "lm")
+    data = json.loads((folder / "a.json").read_text())
+    data["shapes"][1]["label"] = " "
+    (folder / "a.json").write_text(json.dumps(data))
+    _expect_nothing_written(convert("labelme", "--annotations", folder, "--out", out), out,
+                            f"{folder / 'a.json'}: shapes[1]: shape without a label")
