@@ -120,3 +120,16 @@ def test_yolo_label_without_image_and_labelme_shape_without_label(tmp_path, conv
     (folder / "a.json").write_text(json.dumps(data))
     _expect_nothing_written(convert("labelme", "--annotations", folder, "--out", out), out,
                             f"{folder / 'a.json'}: shapes[1]: shape without a label")
+
+
+def test_to_coco_refuses_two_records_with_one_image_id(tmp_path, convert):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    rec = {"images": ["a.png"], "width": 8, "height": 8, "objects": []}
+    path = tmp_path / "val.jsonl"
+    # record 2 has no metadata.image_id, so its id is its record number, 2: record 1 claims it too
+    path.write_text(json.dumps({**rec, "metadata": {"image_id": 2}}) + "\n" + json.dumps(rec) + "\n")
+    code, _, err, _ = convert("to-coco", path, "--out", tmp_path / "out.json")
+    assert code == 2 and f"{path}:2: image id 2 is also the id of {path}:1" in err
+    assert not (tmp_path / "out.json").exists()
