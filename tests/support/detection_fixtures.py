@@ -8,8 +8,11 @@ is what the converter must produce in the record contract's frame.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
+from typing import Any
 
 from globox import Annotation, AnnotationSet, BoundingBox
 from PIL import Image
@@ -187,3 +190,19 @@ def fusion_for(jsonl: Path, out: Path, name: str = "converted") -> Path:
     out.write_text(f"targets:\n  - name: {name}\n    dataset: {name}\n    train_jsonl: {jsonl}\n"
                    f"    val_jsonl: {jsonl}\n    ratio: 1.0\n    mode: dense\nsources: []\n")
     return out
+
+
+def coco_eval(gt: dict, results: list[dict]) -> Any:
+    """pycocotools' bbox COCOeval.stats of a COCO ground-truth dict and a results list."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = gt
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(results), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats

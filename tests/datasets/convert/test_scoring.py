@@ -19,6 +19,7 @@ from src.datasets.convert.__main__ import main as convert_main
 from src.eval.__main__ import main as eval_main
 from tests.support.detection_fixtures import (
     DATASETS,
+    coco_eval,
     converter_args,
     fusion_for,
     ground_truth_as_predictions,
@@ -53,21 +54,6 @@ def test_converted_ground_truth_scores_perfectly(name, tmp_path, capsys):
     assert set(metrics["per_category"]) == {o["desc"] for r in records for o in r["objects"]}
 
 
-def _coco_eval(gt: dict, results: list[dict]) -> np.ndarray:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = gt
-        coco_gt.createIndex()
-        ev = COCOeval(coco_gt, coco_gt.loadRes(results), "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev.stats
-
-
 def test_coco_round_trip_keeps_ids_and_boxes(tmp_path):
     args = converter_args("coco_polygons", tmp_path / "src")
     source = json.loads(Path(args[1]).read_text())
@@ -84,7 +70,7 @@ def test_coco_round_trip_keeps_ids_and_boxes(tmp_path):
     assert got == by_key
     results = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
                for a in exported["annotations"]]
-    stats = _coco_eval(exported, results)
+    stats = coco_eval(exported, results)
     assert stats[0] == pytest.approx(1.0) and stats[8] == pytest.approx(1.0)
 
 
@@ -140,7 +126,7 @@ def test_coco_predictions_reproduce_bbox_map(tmp_path):
         assert convert_main(["to-coco", str(jsonl), "--out", str(gt_path)]) == 0
     gt = json.loads(gt_path.read_text())
     assert len(gt["images"]) == 8 and sum(1 for i in gt["images"] if i["id"] == 107) == 1
-    stats = _coco_eval(gt, exported)
+    stats = coco_eval(gt, exported)
     for key, i in (("bbox/map", 0), ("bbox/ap50", 1), ("bbox/ap75", 2), ("bbox/ar100", 8)):
         assert stats[i] == pytest.approx(metrics[key], abs=1e-6), key
 
@@ -168,5 +154,5 @@ def test_one_coco_file_per_target_and_ids_without_a_coco_source(tmp_path):
         gt = json.loads(gt_path.read_text())
         assert [i["id"] for i in gt["images"]] == [1, 2, 3]  # record numbers: no COCO image ids
         assert min(c["id"] for c in gt["categories"]) == first_id  # VOC: 1, 2, ...; YOLO: the class index
-        stats = _coco_eval(gt, exported)
+        stats = coco_eval(gt, exported)
         assert stats[0] == pytest.approx(metrics["per_dataset"][name]["bbox/map"], abs=1e-6) == pytest.approx(1.0)
