@@ -27,7 +27,7 @@ from .descmap import load_desc_map
 from .labelme import read_labelme
 from .model import ConvertError, Source
 from .odvg import read_odvg
-from .report import _console, print_report
+from .report import make_console, print_report
 from .to_coco import category_table, records_to_coco
 from .voc import read_voc
 from .writer import WriteOptions, write_records
@@ -105,7 +105,7 @@ def _convert(args: argparse.Namespace) -> int:
         raise ConvertError(f"--tolerance must be >= 0, got {args.tolerance}")
     options = WriteOptions(args.out, load_desc_map(args.desc_map), args.drop_empty, args.skip_bad, args.tolerance)
     source = read_source(args)
-    err = _console(stderr=True)
+    err = make_console(stderr=True)
     if err.is_terminal:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -131,7 +131,7 @@ def _to_coco(args: argparse.Namespace) -> int:
     data = records_to_coco(records, category_table(args.jsonl))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
-    _console().print(f"{args.out}: {len(data['images'])} images, {len(data['annotations'])} annotations, "
+    make_console().print(f"{args.out}: {len(data['images'])} images, {len(data['annotations'])} annotations, "
                      f"{len(data['categories'])} categories")
     return 0
 

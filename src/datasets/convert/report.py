@@ -59,13 +59,13 @@ class ConversionReport:
                 "validator_problems": self.validator_problems}
 
 
-def _console(stderr: bool = False) -> Console:
+def make_console(stderr: bool = False) -> Console:
     return Console(highlight=False, soft_wrap=True, emoji=False, markup=False, stderr=stderr)
 
 
 def print_report(report: ConversionReport, console: Console | None = None) -> None:
-    console = console or _console()
-    err = _console(stderr=True)
+    console = console or make_console()
+    err = make_console(stderr=True)
     for issue in report.issues[:MAX_LISTED]:
         err.print(f"bad: {issue}")
     if len(report.issues) > MAX_LISTED:
