@@ -37,6 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="output folder (default RUN_DIR/eval/<checkpoint>/<split>/)")
     p.add_argument("--overlays", type=int, default=8, help="overlay PNGs for the first K images")
     p.add_argument("--predictions", type=Path, help="score this predictions.jsonl instead of generating")
+    p.add_argument("--coco", action="store_true",
+                   help="also write predictions_coco.json (COCO results; ids as `convert to-coco` gives the split)")
     return p.parse_args(argv)
 
 
@@ -74,13 +76,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.predictions is not None:
         runner.score_predictions(cfg, args.predictions, split=args.split, num=args.num, out_dir=args.out,
-                                 num_overlays=args.overlays)
+                                 num_overlays=args.overlays, coco=args.coco)
         return 0
     checkpoint = resolve_checkpoint(run_dir, args.checkpoint)
     out = args.out or (run_dir / "eval" / checkpoint.name / args.split if run_dir else None)
     metrics = runner.evaluate(cfg, checkpoint, split=args.split, num=args.num, batch_size=args.batch_size,
                               out_dir=out, backend=args.backend, max_new_tokens=args.max_new_tokens,
-                              num_overlays=args.overlays, template_fingerprint=fingerprint)
+                              num_overlays=args.overlays, template_fingerprint=fingerprint, coco=args.coco)
     if run_dir is not None:
         manifest_add_evaluation(run_dir, {
             "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "checkpoint": checkpoint.name,

@@ -98,8 +98,9 @@ def _check_fingerprint(template: Any, cfg: TrainingConfig, expected: str | None)
 def evaluate(cfg: TrainingConfig, checkpoint: Path, *, split: str = "val", num: int | None = None,
              batch_size: int = 8, out_dir: Path | None = None, backend: str = "transformers",
              max_new_tokens: int | None = None, num_overlays: int = NUM_OVERLAYS,
-             template_fingerprint: str | None = None, show: bool = True) -> dict[str, Any]:
-    """Generate on ``split`` with ``checkpoint``, score, write the four outputs; return the metrics."""
+             template_fingerprint: str | None = None, show: bool = True, coco: bool = False) -> dict[str, Any]:
+    """Generate on ``split`` with ``checkpoint``, score, write the four outputs (``coco``: and
+    predictions_coco.json); return the metrics."""
     from .generate import Engine
 
     checkpoint = Path(checkpoint)
@@ -110,12 +111,12 @@ def evaluate(cfg: TrainingConfig, checkpoint: Path, *, split: str = "val", num: 
     _check_fingerprint(engine.template, cfg, template_fingerprint or cfg.custom.template_fingerprint)
     meta = {"checkpoint": str(checkpoint), "split": split, "backend": backend}
     return evaluate_with_engine(engine, rows, out_dir=out_dir, max_new_tokens=max_new_tokens,
-                                num_overlays=num_overlays, show=show, meta=meta)
+                                num_overlays=num_overlays, show=show, meta=meta, coco=coco)
 
 
 def evaluate_with_engine(engine: Any, rows: Sequence[tuple[str, int, Any, Any]], *, out_dir: Path,
                          max_new_tokens: int | None = None, num_overlays: int = NUM_OVERLAYS, show: bool = True,
-                         meta: dict[str, Any] | None = None) -> dict[str, Any]:
+                         meta: dict[str, Any] | None = None, coco: bool = False) -> dict[str, Any]:
     """Prompts of ``rows`` (from :func:`split_records`) -> generation on a loaded ``Engine`` -> scored outputs."""
     from src.datasets.image_frame import ImageFrame
 
@@ -138,11 +139,11 @@ def evaluate_with_engine(engine: Any, rows: Sequence[tuple[str, int, Any, Any]],
             "images_per_second": len(samples) / seconds if seconds > 0 else None,
             "confidence_fallbacks": sum(1 for r in results if r[2] != MEAN_TOKEN_LOGPROB)}
     sources = [(s.dataset, s.index, s.record) for s in samples]
-    return finish(images, lines, sources, confidence, meta, out_dir, num_overlays, show)
+    return finish(images, lines, sources, confidence, meta, out_dir, num_overlays, show, coco)
 
 
 def finish(images: Sequence[Any], lines: Sequence[Any] | None, sources: Sequence[Any], confidence: str,
-           meta: dict[str, Any], out_dir: Path, num_overlays: int, show: bool) -> dict[str, Any]:
+           meta: dict[str, Any], out_dir: Path, num_overlays: int, show: bool, coco: bool = False) -> dict[str, Any]:
     from .overlay import write_overlays
     from .report import print_summary
     from .score import score_images
@@ -153,6 +154,8 @@ def finish(images: Sequence[Any], lines: Sequence[Any] | None, sources: Sequence
     if lines is not None:
         write_predictions(out_dir / "predictions.jsonl", lines)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if coco:
+        _write_coco(out_dir, sources, images, show)
     if num_overlays > 0:
         write_overlays(out_dir / "overlays", sources[:num_overlays], images[:num_overlays])
     if show:
@@ -161,7 +164,8 @@ def finish(images: Sequence[Any], lines: Sequence[Any] | None, sources: Sequence
 
 
 def score_predictions(cfg: TrainingConfig, predictions: Path, *, split: str = "val", num: int | None = None,
-                      out_dir: Path | None = None, num_overlays: int = NUM_OVERLAYS, show: bool = True) -> dict[str, Any]:
+                      out_dir: Path | None = None, num_overlays: int = NUM_OVERLAYS, show: bool = True,
+                      coco: bool = False) -> dict[str, Any]:
     """Score an existing predictions.jsonl (ours or another system's) against ``split``; write metrics.json."""
     from .samples import images_from_predictions
 
@@ -179,7 +183,26 @@ def score_predictions(cfg: TrainingConfig, predictions: Path, *, split: str = "v
     confidence = "file" if len(scores) > 1 else CONSTANT
     out_dir = Path(out_dir) if out_dir is not None else Path(predictions).parent
     meta = {"predictions": str(predictions), "split": split}
-    return finish(images, None, sources, confidence, meta, out_dir, num_overlays, show)
+    return finish(images, None, sources, confidence, meta, out_dir, num_overlays, show, coco)
+
+
+def _write_coco(out_dir: Path, sources: Sequence[Any], images: Sequence[Any], show: bool) -> None:
+    from src.datasets.convert.model import ConvertError
+    from src.datasets.records import RecordError
+
+    from .coco_export import write_coco_predictions
+
+    try:
+        written = write_coco_predictions(out_dir, sources, images)
+    except (ConvertError, RecordError) as e:
+        raise EvalError(f"--coco: {e}") from None
+    for path, n, left_out in written:
+        message = f"{path}: {n} detections" + (f"; {left_out} whose desc is no category of the split were left out "
+                                               "(they lower no AP in bbox/map either)" if left_out else "")
+        if show:
+            print(message)
+        elif left_out:
+            logger.warning(message)
 
 
 class _progress:
