@@ -57,16 +57,29 @@ def _truncated(path: str | Path, fmt: str | None) -> str | None:
     return f"truncated: its {fmt} end marker is missing (the file was cut short, e.g. by a copy that died)"
 
 
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation found without decoding: ``getexif()`` of a PNG decodes the whole image to look for
+    an eXIf chunk after the pixels, so PNGs are read from the chunks before them (``im.info``) only."""
+    try:
+        if im.format == "PNG":
+            raw = im.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+        else:
+            exif = im.getexif()
+        return int(exif.get(ORIENTATION_TAG, 1) or 1)
+    except DECODE_ERRORS:
+        return 1  # an unreadable EXIF block: the pixels are still what is trained on
+
+
 def probe(path: str | Path) -> ImageInfo:
     """Size, format and EXIF orientation from the header (lazy ``Image.open``: no pixels decoded), and the
     format's end marker (PNG, JPEG) from the file's tail."""
     try:
         with Image.open(path) as im:
-            try:
-                orientation = int(im.getexif().get(ORIENTATION_TAG, 1) or 1)
-            except DECODE_ERRORS:
-                orientation = 1  # unreadable EXIF block: the pixels are still what is trained on
-            info = ImageInfo(im.width, im.height, im.format, orientation)
+            info = ImageInfo(im.width, im.height, im.format, _orientation(im))
         cut = _truncated(path, info.format)
         return info if cut is None else ImageInfo(error=cut)
     except FileNotFoundError:

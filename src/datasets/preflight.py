@@ -185,5 +185,5 @@ def _log(result: PreflightResult, image_scan: bool) -> None:
         logger.warning("... and %d more images with an EXIF orientation (scripts/validate_jsonl.py lists them)",
                        len(result.warnings) - MAX_WARNINGS_SHOWN)
     scan = f"{result.images} images' headers" if image_scan else "image scan off (custom.preflight.image_scan)"
-    logger.info("records pre-flight: %d records, %s checked in %.2fs%s", result.records, scan, result.seconds,
+    logger.info("records pre-flight: %d records, %s checked in %.3fs%s", result.records, scan, result.seconds,
                 " (cached)" if result.cached else "")
