@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 CACHE_KIND = "records"
 MAX_SHOWN = 20
 MAX_WARNINGS_SHOWN = 5
+PROGRESS_FROM = 20_000  # images: below this the scan takes a couple of seconds
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ def scan_images(images: dict[Path, list[ImageRef]], result: PreflightResult, wor
     paths = list(images)
     workers = workers or min(32, 4 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        infos: list[ImageInfo] = list(pool.map(probe, paths))
+        infos: list[ImageInfo] = list(_progress(pool.map(probe, paths), len(paths)))
     result.images = len(paths)
     for path, info in zip(paths, infos, strict=True):
         for rel, width, height, source in images[path]:
@@ -143,6 +145,15 @@ def scan_images(images: dict[Path, list[ImageRef]], result: PreflightResult, wor
                 result.problems.append(Problem(source.path, source.line, fault))
             elif note := orientation_warning(rel, info):
                 result.warnings.append(f"{source}: {note}")
+
+
+def _progress(items: Iterator[ImageInfo], total: int) -> Iterator[ImageInfo]:
+    """A progress bar on a terminal for large scans (rich, on stderr); the items as they are otherwise."""
+    if total < PROGRESS_FROM or not sys.stderr.isatty():
+        return items
+    from rich.progress import track
+
+    return track(items, total=total, description="records pre-flight: image headers", transient=True)
 
 
 def _settings(cfg: TrainingConfig, files: list[DataFile]) -> dict[str, Any]:
