@@ -82,7 +82,7 @@ def time_scan(jsonl: Path, reps: int) -> dict[str, float]:
             t0 = time.perf_counter()
             images = check_records(files, result)
             t1 = time.perf_counter()
-            scan_images(images, result, workers=1 if variant == "serial" else None)
+            scan_images(files, images, result, workers=1 if variant == "serial" else None)
             out[variant].append(time.perf_counter() - t1)
             out["records"].append(t1 - t0)
             assert not result.problems and result.images == len(images), result.problems[:3]

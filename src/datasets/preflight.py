@@ -35,7 +35,7 @@ from src.config.fusion import FusionConfig, jsonl_path_problems
 from . import preflight_cache
 from .fusion_members import chat_problems
 from .image_check import ImageInfo, orientation_warning, probe, record_image_fault
-from .records import JsonLineError, Problem, RecordError, RecordSource, is_blank_line, loads_json_line
+from .records import JsonLineError, Problem, RecordError, is_blank_line, loads_json_line
 from .validate import iter_checked_lines
 
 logger = logging.getLogger(__name__)
@@ -105,13 +105,14 @@ def _chat_lines(data: DataFile) -> Iterator[tuple[int, list[str]]]:
                 yield lineno, [str(e)]
 
 
-ImageRef = tuple[str, int, int, RecordSource]  # (path as written, width, height, record)
+# (index into the run's files, line, width, height, path as written): compact, a million records fit in memory
+ImageRef = tuple[int, int, int, int, str]
 
 
-def check_records(files: list[DataFile], result: PreflightResult) -> dict[Path, list[ImageRef]]:
+def check_records(files: list[DataFile], result: PreflightResult) -> dict[str, list[ImageRef]]:
     """The contract of every record the run reads; returns the images they name (resolved path -> refs)."""
-    images: dict[Path, list[ImageRef]] = defaultdict(list)
-    for data in files:
+    images: dict[str, list[ImageRef]] = defaultdict(list)
+    for index, data in enumerate(files):
         # (line, reasons) for a bad record, (line, record) for a good one
         lines = (_chat_lines(data) if data.chat else
                  ((n, reasons or record) for n, record, reasons in iter_checked_lines(data.path, check_images=False)))
@@ -124,14 +125,15 @@ def check_records(files: list[DataFile], result: PreflightResult) -> dict[Path, 
                 if outcome:
                     result.problems += [Problem(str(data.path), lineno, reason) for reason in outcome]
                 continue
-            base = data.path.parent
+            base = str(data.path.parent)
             for rel in outcome.images:
-                images[base / rel].append((rel, outcome.width, outcome.height, RecordSource(str(data.path), lineno)))
+                images[os.path.join(base, rel)].append((index, lineno, outcome.width, outcome.height, rel))
         result.records += count
     return images
 
 
-def scan_images(images: dict[Path, list[ImageRef]], result: PreflightResult, workers: int | None = None) -> None:
+def scan_images(files: list[DataFile], images: dict[str, list[ImageRef]], result: PreflightResult,
+                workers: int | None = None) -> None:
     """Header of every image (a thread pool: the work is file I/O), compared with every record naming it."""
     paths = list(images)
     workers = workers or min(32, 4 * (os.cpu_count() or 1))
@@ -139,12 +141,12 @@ def scan_images(images: dict[Path, list[ImageRef]], result: PreflightResult, wor
         infos: list[ImageInfo] = list(_progress(pool.map(probe, paths), len(paths)))
     result.images = len(paths)
     for path, info in zip(paths, infos, strict=True):
-        for rel, width, height, source in images[path]:
-            fault = record_image_fault(rel, path, info, width, height)
+        for index, line, width, height, rel in images[path]:
+            fault = record_image_fault(rel, Path(path), info, width, height)
             if fault:
-                result.problems.append(Problem(source.path, source.line, fault))
+                result.problems.append(Problem(str(files[index].path), line, fault))
             elif note := orientation_warning(rel, info):
-                result.warnings.append(f"{source}: {note}")
+                result.warnings.append(f"{files[index].path}:{line}: {note}")
 
 
 def _progress(items: Iterator[ImageInfo], total: int) -> Iterator[ImageInfo]:
@@ -179,7 +181,7 @@ def records_preflight(cfg: TrainingConfig) -> PreflightResult | None:
         result = PreflightResult()
         images = check_records(files, result)
         if cfg.custom.preflight.image_scan:
-            scan_images(images, result)
+            scan_images(files, images, result)
         if result.problems:
             raise PreflightError(result)
         preflight_cache.store(CACHE_KIND, key, {"records": result.records, "images": result.images,
