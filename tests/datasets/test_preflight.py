@@ -123,3 +123,13 @@ def test_exit_2_and_no_traceback_from_the_command_line(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"{tmp_path / 'train.jsonl'}:1: image images/{name}: not a readable image file" in proc.stderr
+
+
+def test_only_the_records_the_run_reads_are_checked(tmp_path):
+    """custom.train_sample_limit: the run reads the first N records, so a bad record after them is not its fault."""
+    fusion = write_dataset(tmp_path, [("fine.png", good_png(), SIZE)] * 2,
+                           extra_lines=[record("images/fine.png", SIZE, split="a")])
+    overrides = [f"custom.fusion_config={fusion}"]
+    assert records_preflight(load_training_config(SMOKE, [*overrides, "custom.train_sample_limit=2"])).records == 3
+    with pytest.raises(PreflightError, match=r"train\.jsonl:3: unknown record key 'split'"):
+        records_preflight(load_training_config(SMOKE, overrides))
