@@ -4,7 +4,8 @@
 #   scripts/train.sh --config PATH [--gpus 0,1,...] [--nnodes N --node-rank R --master-addr A
 #                    --master-port P] [--dry-run] [-- key.path=value ...]
 #
-# The config is validated first (python -m src.config.tools validate), so a config mistake stops here.
+# The config is validated first (python -m src.config.tools validate), so a config mistake stops here;
+# --dry-run also checks GPUs, packages, model weights and data (python -m src.launch_check).
 # DeepSpeed (ZeRO-2/3) comes from the config's `deepspeed` section: nothing to pass here.
 # See docs/runbook_train.md.
 set -euo pipefail
@@ -17,7 +18,8 @@ source "$REPO_ROOT/scripts/lib/launch_common.sh"
 usage() {
   cat <<'EOF'
 usage: scripts/train.sh [--config PATH] [--gpus LIST|none] [--nnodes N] [--node-rank R]
-                        [--master-addr ADDR] [--master-port PORT] [--dry-run] [-- OVERRIDES...]
+                        [--master-addr ADDR] [--master-port PORT] [--dry-run | --print-command]
+                        [-- OVERRIDES...]
 
   --config PATH       training preset (default: configs/debug.yaml); relative to the working
                       directory or to the repository root
@@ -29,7 +31,12 @@ usage: scripts/train.sh [--config PATH] [--gpus LIST|none] [--nnodes N] [--node-
   --master-addr ADDR  address of node 0 (default: $MASTER_ADDR; required when N > 1)
   --master-port PORT  rendezvous port (default: $MASTER_PORT; else 29500 for several nodes, or a
                       free local port for one node)
-  --dry-run           validate the config, print the command, and exit 0 without running it
+  --dry-run           validate the config, check what the launch needs (GPUs for --gpus, DeepSpeed/vLLM,
+                      model weights, every JSONL record and image: python -m src.launch_check), print the
+                      command, and exit without running it: 0 when all is present, 2 listing every
+                      missing thing
+  --print-command     validate the config and print the command only (no launch checks; what
+                      scripts/train_stage2.sh uses to build its learner command)
   -- OVERRIDES        key.path=value overrides for python -m src.sft (bare key=value works too)
 
 Environment: PYTHON (interpreter; default: the active venv's python, else .venv/bin/python).
@@ -44,6 +51,7 @@ NODE_RANK="${NODE_RANK:-0}"
 MASTER_ADDR="${MASTER_ADDR:-}"
 MASTER_PORT="${MASTER_PORT:-}"
 DRY_RUN=0
+LAUNCH_CHECK=1
 OVERRIDES=()
 
 while [[ $# -gt 0 ]]; do
@@ -61,6 +69,7 @@ while [[ $# -gt 0 ]]; do
       shift 2
       ;;
     --dry-run) DRY_RUN=1; shift ;;
+    --print-command) DRY_RUN=1; LAUNCH_CHECK=0; shift ;;
     -h | --help) usage; exit 0 ;;
     --) shift; OVERRIDES+=("$@"); break ;;
     --*) die "unknown option $1 (see --help; overrides go after --)" ;;
@@ -142,6 +151,13 @@ else
 fi
 
 echo "train.sh: config $CONFIG (valid)"
+if [[ "$DRY_RUN" -eq 1 && "$LAUNCH_CHECK" -eq 1 ]]; then
+  # everything else the launch needs, reported at once (src/launch_check.py)
+  if ! "$PYTHON" -m src.launch_check --config "$CONFIG" --gpus "${GPUS:-none}" -- "${OVERRIDES[@]+"${OVERRIDES[@]}"}"; then
+    echo "train.sh: --dry-run: the launch would fail (see above); nothing was launched" >&2
+    exit 2
+  fi
+fi
 echo "train.sh: $MODE"
 printf 'train.sh: command:'
 for word in "${ENV_ASSIGN[@]+"${ENV_ASSIGN[@]}"}" "${CMD[@]}"; do

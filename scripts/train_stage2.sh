@@ -123,7 +123,7 @@ echo "train_stage2.sh: $PLAN_SUMMARY"
 show_command "server command" "CUDA_VISIBLE_DEVICES=$SERVER_GPUS" "${SERVER_CMD[@]}"
 
 if [[ "$DRY_RUN" -eq 1 ]]; then
-  if ! learner_out="$(ROLLOUT_SERVER_INFO="$SERVER_INFO" "$LEARNER_SH" "${LEARNER_OPTS[@]}" --dry-run "${LEARNER_TAIL[@]}" 2>&1)"; then
+  if ! learner_out="$(ROLLOUT_SERVER_INFO="$SERVER_INFO" "$LEARNER_SH" "${LEARNER_OPTS[@]}" --print-command "${LEARNER_TAIL[@]}" 2>&1)"; then
     printf '%s\n' "$learner_out" >&2
     die "the learner launcher ($LEARNER_SH) refused the command above; nothing was started"
   fi

@@ -1,9 +1,12 @@
 #!/usr/bin/env python
 """Validate dense-detection JSONL files against the record contract (docs/CONTRACTS.md).
 
-    python scripts/validate_jsonl.py FILE.jsonl [FILE.jsonl ...] [--no-image-check]
+    python scripts/validate_jsonl.py FILE.jsonl [FILE.jsonl ...] [--no-image-check | --decode]
 
-Every bad record is listed as ``file:line: reason``, then a summary table. Exit status:
+Every bad record is listed as ``file:line: reason``, then a summary table. Images are checked from
+their headers (exists, readable, size equals the record's); ``--decode`` decodes every pixel as
+training does (finds truncated files; slower). Images with an EXIF orientation other than 1 are
+listed as warnings (the stored pixels are trained on). Exit status:
 0 all records valid, 1 some record is bad, 2 usage error or a file cannot be read.
 """
 
@@ -36,12 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE.jsonl", help="JSONL files to validate")
     p.add_argument("--no-image-check", action="store_true",
                    help="skip image existence and size checks (structure and coordinates only)")
+    p.add_argument("--decode", action="store_true",
+                   help="decode every image fully, as training does (finds truncated or corrupt files)")
     return p
 
 
-def _validate(path: Path, check_images: bool, err: Console) -> FileReport:
+def _validate(path: Path, check_images: bool, decode: bool, err: Console) -> FileReport:
     if not err.is_terminal:
-        return validate_jsonl(path, check_images=check_images)
+        return validate_jsonl(path, check_images=check_images, full_decode=decode)
     size = path.stat().st_size if path.is_file() else 0
     columns = (TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -54,7 +59,7 @@ def _validate(path: Path, check_images: bool, err: Console) -> FileReport:
                 progress.advance(task, pending[0])
                 pending[0] = 0
 
-        report = validate_jsonl(path, check_images=check_images, on_progress=advance)
+        report = validate_jsonl(path, check_images=check_images, full_decode=decode, on_progress=advance)
         progress.advance(task, pending[0])
         return report
 
@@ -72,6 +77,8 @@ def _table(reports: list[FileReport]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.decode and args.no_image_check:
+        _parser().error("--decode checks images; it cannot be combined with --no-image-check")
     out = _console()
     if not out.is_terminal:  # logs and pipes: wide enough that table rows never wrap
         out = _console(width=max(100, 70 + max(map(len, args.files))))
@@ -79,13 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     reports, unreadable = [], []
     for name in args.files:
         try:
-            report = _validate(Path(name), not args.no_image_check, err)
+            report = _validate(Path(name), not args.no_image_check, args.decode, err)
         except DataFileError as e:
             unreadable.append(str(e))
             continue
         reports.append(report)
         for problem in report.problems:
             out.print(str(problem), markup=False)
+        for note in report.warnings:
+            err.print(f"warning: {note}", markup=False)
     if reports:
         out.print(_table(reports))
     for message in unreadable:

@@ -16,7 +16,9 @@ import sys
 
 from src.config import ConfigError, TrainingConfig, load_training_config
 from src.config.ignored_settings import config_warnings
-from src.config.requirements import missing_package_problems
+from src.config.requirements import launch_problems
+from src.datasets.preflight import records_preflight
+from src.datasets.records import RecordError
 from src.provenance import RunDirError, RunInterrupted
 from src.provenance.launch import open_run
 
@@ -54,13 +56,7 @@ def setup_logging() -> None:
 def preflight(cfg: TrainingConfig) -> None:
     """Launch checks on this machine, still before anything heavy, reported together: the optional
     GPU packages the config needs (with the install command) and the vLLM server settings."""
-    from src.config.server_mode import validate_server_mode  # no torch / ms-swift
-
-    problems = missing_package_problems(cfg)
-    try:
-        validate_server_mode(cfg)
-    except ConfigError as exc:
-        problems += exc.problems
+    problems = launch_problems(cfg)
     if problems:
         raise ConfigError(problems, subject=cfg.source.display)
 
@@ -71,11 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
         preflight(cfg)
+        records_preflight(cfg)  # every record and image of the run, before the model (src/datasets/preflight.py)
         for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
             print(f"warning: {warning.render()}", file=sys.stderr)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
                                 allow_existing=args.allow_existing_run_dir)
-    except (ConfigError, RunDirError) as exc:
+    except (ConfigError, RunDirError, RecordError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logger.info("config %s resolved (mode=%s, %d files)", args.config, cfg.mode, len(cfg.source.chain))
@@ -87,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with session.track():
             run_training(cfg, session)
-    except (ConfigError, ModeNotAvailable, RolloutError, TemplateDriftError) as exc:  # found once the stack loads
+    except (ConfigError, ModeNotAvailable, RolloutError, TemplateDriftError, RecordError) as exc:  # found once the stack loads
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RunInterrupted as exc:

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rewards", "stage2"),  # GRPO rewards; stage-2 matching / targets / rollout backends
     ("eval",),  # python -m src.eval (detection metrics)
     ("trainers",),  # dispatch and the ms-swift seams (in-training detection eval uses src.eval)
-    ("sft", "models", "contracts"),  # entry points: the launcher, the tiny-model builders, snapshot generators
+    ("sft", "launch_check", "models", "contracts"),  # entry points: the launcher, its dry-run check, the tiny-model builders, snapshot generators
 )
 
 LAYER_OF = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,6 +33,7 @@ from .schema_base import PositiveInt, RepoPath, StrictModel
 from .yaml_io import YamlDocument, join_index, load_yaml_file
 
 LIST_KEYS = ("targets", "sources")
+JSONL_KEYS = ("train_jsonl", "val_jsonl")
 CHAT_DATASET = "chat"
 TOP_LEVEL_KEYS = (EXTENDS_KEY, *LIST_KEYS)
 
@@ -105,6 +106,12 @@ class FusionConfig:
     chain: tuple[str, ...]
     targets: tuple[FusionTarget, ...]
     sources: tuple[FusionSource, ...]
+    # file:line that wrote each entry's JSONL path: {"<entry name>.train_jsonl": "configs/fusion/x.yaml:7"}
+    wheres: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def entries(self) -> tuple[FusionTarget | FusionSource, ...]:
+        return (*self.targets, *self.sources)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved fusion config (repo-relative paths), for inspection and diffs."""
@@ -206,12 +213,55 @@ def load_fusion_config(path: str | Path) -> FusionConfig:
             f"entry names must be unique across targets and sources; repeated: {', '.join(dupes)}",
             where=display_path(root),
         )], subject=display_path(root))
+    wheres = {f"{e.data['name']}.{key}": _entry_where(e, key)
+              for entries in lists.values() for e in entries for key in JSONL_KEYS}
     return FusionConfig(
         path=root,
         chain=tuple(d.display for d in docs),
         targets=tuple(parsed.targets),
         sources=tuple(parsed.sources),
+        wheres=wheres,
     )
+
+
+def _did_you_mean(path: Path) -> str:
+    """A close existing name next to a missing path (its nearest existing folder), or ''."""
+    missing = [path.name]
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        missing.insert(0, folder.name)
+        folder = folder.parent
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(missing[0], names, n=1, cutoff=0.6)
+    if not close:
+        return ""
+    guess = display_path(folder / close[0] / Path(*missing[1:])) if len(missing) > 1 else display_path(folder / close[0])
+    return f" Did you mean {guess}?"
+
+
+def jsonl_path_problems(fusion: FusionConfig, *, typos_only: bool = False) -> list[Problem]:
+    """Every entry's `train_jsonl` / `val_jsonl` that is not a file, at the fusion file:line that wrote it.
+    `typos_only`: only those that look mistyped (their folder exists, or a close name does), not data that
+    is simply absent from this machine (`validate` on a laptop; the run itself checks every path)."""
+    problems: list[Problem] = []
+    for entry in fusion.entries:
+        for key, path in (("train_jsonl", entry.train_path), ("val_jsonl", entry.val_path)):
+            if path is None or path.is_file():
+                continue
+            relative = "" if Path(getattr(entry, key)).is_absolute() else " (paths are relative to the repository root)"
+            hint = _did_you_mean(path)
+            if typos_only and not (hint or path.parent.is_dir()):
+                continue
+            what = "is a directory, not a .jsonl file" if path.is_dir() else "does not exist"
+            problems.append(Problem(
+                f"{display_path(path)} {what}{relative}.{hint} "
+                f"Fix the path in the fusion config, or create the file (python -m src.datasets.synthetic builds "
+                f"the synthetic sets under artifacts/data).",
+                key=f"{entry.name}.{key}", where=fusion.wheres.get(f"{entry.name}.{key}", display_path(fusion.path))))
+    return problems
 
 
 def _locate(lists: dict[str, list[_Entry]], dotted: str) -> tuple[_Entry | None, str | None]:

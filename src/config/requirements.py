@@ -61,3 +61,17 @@ def missing_package_problems(cfg: TrainingConfig) -> list[Problem]:
         f"needs the {r.package} package (`{r.module}`), which is not installed in this environment. "
         f"Install it with `{r.install}`, or change {r.key}.", key=r.key, where=cfg.source.where(r.key))
         for r in needed(cfg) if not installed(r.module)]
+
+
+def launch_problems(cfg: TrainingConfig) -> list[Problem]:
+    """The launch checks of this machine, reported together: the optional GPU packages the config needs
+    (with the install command) and the vLLM server settings."""
+    from .errors import ConfigError
+    from .server_mode import validate_server_mode
+
+    problems = missing_package_problems(cfg)
+    try:
+        validate_server_mode(cfg)
+    except ConfigError as exc:
+        problems += exc.problems
+    return problems

@@ -27,6 +27,14 @@ class DetectionEvalConfig(StrictModel):
     num_images_to_log: Annotated[int, Field(ge=0)] = 2  # overlays to tensorboard (when it is a report_to)
 
 
+class PreflightConfig(StrictModel):
+    """The records pre-flight before the model loads (src/datasets/preflight.py, docs/data_contract.md)."""
+
+    # read every image's header (size, format, EXIF) and compare it with its record; false skips it
+    # (records are still checked; the loader still checks each image when it reads it)
+    image_scan: bool = True
+
+
 class CustomConfig(StrictModel):
     fusion_config: RepoPath | None = None
     use_summary: bool = False
@@ -47,6 +55,7 @@ class CustomConfig(StrictModel):
     train_sample_limit: PositiveInt | None = None
     val_sample_limit: PositiveInt | None = None
     detection_eval: DetectionEvalConfig = Field(default_factory=DetectionEvalConfig)
+    preflight: PreflightConfig = Field(default_factory=PreflightConfig)
     # Chat-template / tokenizer drift guard: the sha256 (or a >= 12-digit prefix) of the probe
     # conversation's ids from a previous run's manifest (`template_fingerprint.sha256`), or
     # "recorded" (src/audit/template_fingerprints.json, by model directory name); null = record only.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Problem
+from .image_budget import pixel_budget_problems
 from .modes import Mode
 from .paths import resolve_repo_path
 from .resolve import MISSING, ResolvedConfig
@@ -105,6 +106,27 @@ def _false(why: str) -> Callable[[Any], str | None]:
     return check
 
 
+VLLM_MODALITIES = ("image", "video", "audio")  # the keys of vLLM's limit_mm_per_prompt (MultiModalConfig)
+
+
+def _mm_limits(value: Any) -> str | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return f"must be a mapping such as {{image: 1}} (or its JSON text); got {value!r}."
+    if not isinstance(value, dict):
+        return f"must be a mapping of modality to a count, such as {{image: 1}}; got {value!r}."
+    for key, count in value.items():
+        if key not in VLLM_MODALITIES:
+            close = difflib.get_close_matches(str(key), VLLM_MODALITIES, n=1)
+            return (f"{key!r} is not a modality vLLM knows (one of: {', '.join(VLLM_MODALITIES)})."
+                    + (f" Did you mean {close[0]!r}?" if close else ""))
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return f"the limit for {key!r} must be a whole number >= 0; got {count!r}."
+    return None
+
+
 @dataclass(frozen=True)
 class ValueRule:
     key: str
@@ -146,11 +168,13 @@ RULES: tuple[ValueRule, ...] = (
     ValueRule("rlhf.top_p", "in [0, 1]", _within(0, 1), ("grpo",)),
     ValueRule("rlhf.beta", ">= 0 (GRPO: the KL coefficient)", _at_least(0), ("grpo",)),
     ValueRule("rlhf.max_completion_length", ">= 1", _at_least(1), ("gkd", "grpo")),
+    ValueRule("rlhf.vllm_limit_mm_per_prompt", f"keys among vLLM's modalities ({', '.join(VLLM_MODALITIES)}), "
+              "counts >= 0", _mm_limits),
 )
 
 
 def value_problems(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = pixel_budget_problems(resolved)
     for rule in RULES:
         if rule.modes is not None and mode not in rule.modes:
             continue

@@ -23,6 +23,7 @@ from src.config import ConfigError, Problem, TrainingConfig, display_path
 from src.config.fusion import FusionSource, FusionTarget
 from src.constants import IMAGE_SIZE_MULTIPLE
 
+from . import image_check
 from .augmentation import AugmentationPipeline
 from .conversation import build_conversation
 from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, FusionMember, SampleContext, Transform
@@ -78,21 +79,47 @@ def sample_policy(cfg: TrainingConfig, entry: FusionTarget | FusionSource, train
     )
 
 
+def _fault(record: Record, reason: str) -> RecordError:
+    where = record.source or RecordSource("<unknown>", 0)
+    return RecordError([RecordProblem(where.path, where.line, reason)])
+
+
 def _load_images(record: Record) -> list[Image.Image]:
+    """Every image decoded (as RGB) and checked against the record's size: a RecordError naming file:line."""
     images = []
-    for path in record.image_paths():
-        with Image.open(path) as im:
-            images.append(im.convert("RGB"))
+    for rel, path in zip(record.images, record.image_paths(), strict=True):
+        info = image_check.probe(path)
+        fault = image_check.record_image_fault(rel, path, info, record.width, record.height)
+        if fault:
+            raise _fault(record, fault)
+        try:
+            images.append(image_check.decode(path))
+        except image_check.DECODE_ERRORS as exc:
+            raise _fault(record, f"image {rel} cannot be decoded ({exc}): truncated or corrupt; replace the file "
+                         "or remove the record") from None
     return images
 
 
-def _image_paths(record: Record) -> list[str]:
+def checked_image_paths(record: Record) -> list[str]:
+    """The image paths for the template to decode, each checked against the record (header only)."""
     paths = record.image_paths()
-    for path in paths:
-        if not path.is_file():
-            where = record.source or RecordSource("<unknown>", 0)
-            raise RecordError([RecordProblem(where.path, where.line, f"image not found: {path}")])
+    for rel, path in zip(record.images, paths, strict=True):
+        fault = image_check.record_image_fault(rel, path, image_check.probe(path), record.width, record.height)
+        if fault:
+            raise _fault(record, fault)
     return [str(p) for p in paths]
+
+
+def encode_checked(template: Any, conversation: dict[str, Any], record: Record) -> MutableMapping[str, Any]:
+    """``template.encode``, where a failure to decode one of the record's images (the template decodes the
+    paths it is handed) becomes a RecordError naming the record's file:line."""
+    try:
+        return template.encode(conversation)
+    except image_check.DECODE_ERRORS as exc:
+        if not conversation.get("images"):
+            raise
+        raise _fault(record, f"image {', '.join(record.images)} cannot be decoded ({type(exc).__name__}: {exc}): "
+                     "truncated or corrupt; replace the file or remove the record") from None
 
 
 def augment_record(record: Record, images: list[Image.Image], policy: SamplePolicy,
@@ -143,13 +170,13 @@ class SampleEncoder:
         if images is None:
             # Pixels unchanged: hand the template the paths, it decodes them itself as it does for plain
             # ms-swift rows (a PIL image would be decoded here and deep-copied again by template.encode).
-            images = _image_paths(record)
+            images = checked_image_paths(record)
         target = render_target(record, mode=self.policy.mode, coord_format=self.policy.coord_format,
                                ordering=self.policy.ordering, prefix=self.policy.prefix)
         return build_conversation(images, self.policy.user_prompt, target)
 
     def __call__(self, record: Record, ctx: SampleContext) -> MutableMapping[str, Any]:
-        return self.template.encode(self.conversation(record, ctx))
+        return encode_checked(self.template, self.conversation(record, ctx), record)
 
 
 class EncodedRecords(Dataset):
@@ -164,7 +191,8 @@ class EncodedRecords(Dataset):
         return len(self.records)
 
     def __getitem__(self, i: int) -> MutableMapping[str, Any]:
-        item = self.encoder.template.encode(self.encoder.conversation(self.records[i], None))
+        record = self.records[i]
+        item = encode_checked(self.encoder.template, self.encoder.conversation(record, None), record)
         if self.name is not None:
             item[DATASET_NAME_KEY] = self.name
         return item

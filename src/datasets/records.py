@@ -43,9 +43,23 @@ class Problem:
 class RecordError(ValueError):
     """A record (or several) broke the contract; ``str()`` lists ``file:line: reason`` lines."""
 
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems: tuple[Problem, ...] = tuple(problems)
+    def __init__(self, problems: Sequence[Problem] | str):
+        if isinstance(problems, str):
+            # a message only: rebuilt from text by torch's DataLoader (an error raised in a worker) or
+            # raised on the ranks where the record was fine (src.distributed.together)
+            self.problems = ()
+            super().__init__(_original_message(problems))
+            return
+        self.problems = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _original_message(text: str) -> str:
+    """A DataLoader worker's "Caught RecordError in ... Original Traceback ..." text cut to the error itself."""
+    marker = "RecordError: "
+    if "Original Traceback" in text and marker in text:
+        return text[text.rindex(marker) + len(marker):].strip()
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from torch.utils.data import Dataset
 
 from src.config import TrainingConfig
 
-from .builder import SamplePolicy, build_fusion_datasets, prepare_record, sample_policy
+from .builder import SamplePolicy, build_fusion_datasets, checked_image_paths, prepare_record, sample_policy
 from .conversation import build_conversation
 from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, SampleContext
 from .fusion_members import entry_records
@@ -59,7 +59,7 @@ class RowBuilder:
     def row(self, record: Record, ctx: SampleContext | None) -> dict[str, Any]:
         record, pil_images = prepare_record(record, self.policy, ctx, self.frame)
         images: list[Any] = ([image_bytes(im) for im in pil_images] if pil_images is not None
-                             else [str(p) for p in record.image_paths()])
+                             else checked_image_paths(record))
         target = None
         if self.with_response:
             target = render_target(record, mode=self.policy.mode, coord_format=self.policy.coord_format,

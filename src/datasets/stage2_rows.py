@@ -20,7 +20,7 @@ from typing import Any
 
 from src.config import TrainingConfig
 
-from .builder import build_fusion_datasets, encoded_eval_records, sample_policy
+from .builder import build_fusion_datasets, encode_checked, encoded_eval_records, sample_policy
 from .fusion_dataset import FusionDataset, SampleContext
 from .image_frame import ImageFrame
 from .records import DenseObject, Record
@@ -63,7 +63,7 @@ class Stage2Encoder:
         row = self.rows.row(record, ctx)
         gt = {k: row.pop(k) for k in GT_COLUMNS}
         prefix = row.pop(PREFIX_COLUMN, None)
-        item = self.template.encode(row)
+        item = encode_checked(self.template, row, record)
         prompt = [m for m in row["messages"] if m["role"] != "assistant"]
         item[STAGE2_KEY] = Stage2Source(
             messages=prompt, images=list(row["images"]),

@@ -2,7 +2,7 @@
 
 :func:`validate_jsonl` reads a file line by line and returns a :class:`FileReport` holding
 every problem as ``file:line: reason`` (structure, coordinates, image existence, image size
-read from the file header only). :func:`load_records` is the eager loader for small files:
+read from the file header only, or every pixel decoded with ``full_decode``). :func:`load_records` is the eager loader for small files:
 it returns every record or raises :class:`RecordError` listing every problem. For large
 files use :class:`src.datasets.jsonl_index.JsonlIndex`.
 """
@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
+from src.datasets.image_check import (
+    DECODE_ERRORS,
+    ImageInfo,
+    decode,
+    orientation_warning,
+    probe,
+    record_image_fault,
+)
 from src.datasets.records import (
     JsonLineError,
     Problem,
@@ -42,6 +48,7 @@ class FileReport:
     records: int = 0
     bad_records: int = 0
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # EXIF orientation notes: the record is valid
     geometry_counts: Counter = field(default_factory=Counter)
 
     @property
@@ -49,45 +56,42 @@ class FileReport:
         return not self.problems
 
 
-ImageSizeFn = Callable[[Path], "tuple[int, int] | str"]
+ImageProbeFn = Callable[[Path], ImageInfo]
 
 
-def _make_image_size_fn(cache_size: int = 4096) -> ImageSizeFn:
+def _make_probe_fn(cache_size: int = 4096, *, full_decode: bool = False) -> ImageProbeFn:
     @lru_cache(maxsize=cache_size)
-    def image_size(path: Path) -> tuple[int, int] | str:
-        try:
-            with Image.open(path) as im:  # lazy: reads the header, not the pixels
-                return im.size
-        except FileNotFoundError:
-            return "not found"
-        except IsADirectoryError:
-            return "is a directory"
-        except UnidentifiedImageError:
-            return "not a readable image file"
-        except OSError as e:
-            return f"unreadable ({e.strerror or e})"
+    def probe_image(path: Path) -> ImageInfo:
+        info = probe(path)  # lazy: reads the header, not the pixels
+        if full_decode and info.error is None:
+            try:
+                decode(path)
+            except DECODE_ERRORS as e:
+                return ImageInfo(error=f"cannot be decoded ({e}): truncated or corrupt")
+        return info
 
-    return image_size
+    return probe_image
 
 
-def image_problems(record: Record, base_dir: Path, image_size: ImageSizeFn | None = None) -> list[str]:
-    """Problems with the record's images: each must exist and be ``width`` x ``height``."""
-    image_size = image_size or _make_image_size_fn(16)
+def image_problems(record: Record, base_dir: Path, probe_image: ImageProbeFn | None = None,
+                   warnings: list[str] | None = None) -> list[str]:
+    """Problems with the record's images: each must exist, be readable and be ``width`` x ``height``.
+    EXIF orientations other than 1 on otherwise matching images are appended to ``warnings``."""
+    probe_image = probe_image or _make_probe_fn(16)
     reasons = []
     for rel in record.images:
-        got = image_size(base_dir / rel)
-        if got == "not found":
-            reasons.append(f"image {rel}: not found (resolved to {base_dir / rel})")
-        elif isinstance(got, str):
-            reasons.append(f"image {rel}: {got}")
-        elif got != (record.width, record.height):
-            reasons.append(f"image {rel} is {got[0]}x{got[1]} but the record says "
-                           f"width={record.width}, height={record.height}")
+        info = probe_image(base_dir / rel)
+        fault = record_image_fault(rel, base_dir / rel, info, record.width, record.height)
+        if fault:
+            reasons.append(fault)
+        elif warnings is not None and (note := orientation_warning(rel, info)):
+            warnings.append(note)
     return reasons
 
 
 def check_line(raw: bytes, source: RecordSource, *, check_images: bool = True,
-               image_size: ImageSizeFn | None = None) -> tuple[Record | None, list[str]]:
+               probe_image: ImageProbeFn | None = None,
+               warnings: list[str] | None = None) -> tuple[Record | None, list[str]]:
     """Parse and check one JSONL line: ``(record, [])`` when valid, ``(None|record, reasons)``."""
     try:
         data = loads_json_line(raw)
@@ -98,7 +102,7 @@ def check_line(raw: bytes, source: RecordSource, *, check_images: bool = True,
         return None, reasons
     record = build_record(data, source)
     if check_images:
-        reasons = image_problems(record, Path(source.path).parent, image_size)
+        reasons = image_problems(record, Path(source.path).parent, probe_image, warnings)
     return record, reasons
 
 
@@ -113,15 +117,16 @@ def _open_data_file(path: Path):
         raise DataFileError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
-def iter_checked_lines(path: str | Path, *, check_images: bool = True,
-                       on_progress: Callable[[int], None] | None = None):
+def iter_checked_lines(path: str | Path, *, check_images: bool = True, full_decode: bool = False,
+                       on_progress: Callable[[int], None] | None = None, warnings: list[Problem] | None = None):
     """Yield ``(line_number, record_or_None, reasons)`` for every non-blank line.
 
-    ``on_progress(n_bytes)`` is called with the bytes consumed since the last call.
+    ``on_progress(n_bytes)`` is called with the bytes consumed since the last call; ``full_decode``
+    decodes every image (truncated files); EXIF notes go to ``warnings``.
     Raises :class:`DataFileError` if the file cannot be opened.
     """
     path = Path(path)
-    image_size = _make_image_size_fn()
+    probe_image = _make_probe_fn(full_decode=full_decode)
     with _open_data_file(path) as f:
         for lineno, raw in enumerate(f, start=1):
             if on_progress is not None:
@@ -129,17 +134,20 @@ def iter_checked_lines(path: str | Path, *, check_images: bool = True,
             line = raw.rstrip(b"\r\n")  # the same bytes JsonlIndex.read_bytes gives
             if is_blank_line(line):
                 continue
+            notes: list[str] = []
             record, reasons = check_line(line, RecordSource(str(path), lineno),
-                                         check_images=check_images, image_size=image_size)
+                                         check_images=check_images, probe_image=probe_image, warnings=notes)
+            if warnings is not None:
+                warnings += [Problem(str(path), lineno, n) for n in notes]
             yield lineno, record, reasons
 
 
-def validate_jsonl(path: str | Path, *, check_images: bool = True,
+def validate_jsonl(path: str | Path, *, check_images: bool = True, full_decode: bool = False,
                    on_progress: Callable[[int], None] | None = None) -> FileReport:
     """Validate every record of a JSONL file; raises :class:`DataFileError` if unreadable."""
     report = FileReport(str(path))
-    for lineno, record, reasons in iter_checked_lines(path, check_images=check_images,
-                                                      on_progress=on_progress):
+    for lineno, record, reasons in iter_checked_lines(path, check_images=check_images, full_decode=full_decode,
+                                                      on_progress=on_progress, warnings=report.warnings):
         report.records += 1
         if reasons:
             report.bad_records += 1

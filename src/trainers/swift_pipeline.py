@@ -21,6 +21,7 @@ from src.audit.template_fingerprint import verify_run_template
 from .callbacks import FusionScheduleCallback
 from .conversation_dump import dump_conversations
 from .packing_guard import install_packing_guard
+from .record_guard import install_record_guard
 from .save_schedule import install_save_schedule
 from .telemetry import install_telemetry
 
@@ -93,6 +94,7 @@ class LauncherSft(SwiftSft):
         if self._save_schedule is not None:
             install_save_schedule(trainer, self._save_schedule.save_delay_steps, self._save_schedule.save_last_epoch)
         install_packing_guard(trainer)  # padding-free rows: labels / positions / boundaries checked per batch
+        install_record_guard(trainer)  # a bad record met in a batch stops every rank together (exit 2)
         for extend in self._trainer_extensions:  # before telemetry: its collator then wraps theirs
             extend(trainer)
         if self._telemetry is not None:  # per-dataset / per-token-type losses (src/trainers/telemetry)

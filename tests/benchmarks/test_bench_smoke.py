@@ -356,5 +356,5 @@ def test_unaugmented_samples_hand_the_template_image_paths(tmp_path, rendered):
     conv = encoder.conversation(record, None)
     assert conv["images"] == [str(record.image_paths()[0])] and Path(conv["images"][0]).is_file()
     missing = dataclasses.replace(record, images=("images/does_not_exist.png",))
-    with pytest.raises(RecordError, match=r"train\.jsonl:1: image not found: .*does_not_exist\.png"):
+    with pytest.raises(RecordError, match=r"train\.jsonl:1: image images/does_not_exist\.png: not found"):
         encoder.conversation(missing, None)

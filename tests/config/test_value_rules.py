@@ -48,6 +48,10 @@ CASES = [
      ["Did you mean 'tensorboard'?"]),
     ("gkd_tiny", "rlhf:\n  seq_kd: true\n", "rlhf.seq_kd", 3, ["NotImplementedError"]),
     ("gkd_tiny", "rlhf:\n  beta: 3\n", "rlhf.beta", 3, ["[0, 1]"]),
+    ("sft_dense_tiny", "template:\n  max_pixels: 10\n", "template.max_pixels", 3,
+     ["below one patch group", "32x32 cells", "at least 1024"]),
+    ("grpo_dense_tiny", "rlhf:\n  vllm_limit_mm_per_prompt: {mage: 1}\n", "rlhf.vllm_limit_mm_per_prompt", 3,
+     ["image, video, audio", "Did you mean 'image'?"]),
     ("gkd_tiny", "rlhf:\n  lmbda: -0.1\n", "rlhf.lmbda", 3, ["[0, 1]"]),
     # ignored settings
     ("sft_dense_tiny", "tuner:\n  lora_rank: 16\n", "tuner.lora_rank", 3, ["has no effect with tuner_type 'full'"]),
@@ -155,3 +159,30 @@ def test_grpo_without_telemetry_keys_is_valid_and_written_on_is_not(write):
     written_on = r"telemetry is not available in grpo runs \(custom\.telemetry\.per_token_type at override"
     with pytest.raises(ConfigError, match=written_on):
         load_training_config(path, overrides=["custom.telemetry.per_token_type=true"])
+
+
+def test_max_pixels_below_the_processor_min_pixels(tmp_path, preset):
+    """min_pixels > max_pixels: a local model whose processor config asks for at least 256x256 pixels."""
+    import json
+
+    from src.config import ConfigError, load_training_config
+
+    model = tmp_path / "qwen3-vl"
+    model.mkdir()
+    (model / "preprocessor_config.json").write_text(json.dumps(
+        {"patch_size": 16, "merge_size": 2, "size": {"shortest_edge": 65536, "longest_edge": 16777216}}))
+    path = preset(f"model:\n  model: {model}\ntemplate:\n  max_pixels: 40000\n")
+    with pytest.raises(ConfigError) as exc:
+        load_training_config(path)
+    assert f"template.max_pixels ({path}:5)" in str(exc.value)
+    assert "below the image processor's min_pixels 65536" in str(exc.value) and "at least 65536" in str(exc.value)
+    assert load_training_config(path, ["template.max_pixels=65536"]).template["max_pixels"] == 65536
+
+
+def test_vllm_limits_accept_every_vllm_modality_and_json_text():
+    from src.config.value_rules import _mm_limits
+
+    assert _mm_limits({"image": 2, "video": 0, "audio": 1}) is None
+    assert _mm_limits('{"image": 1}') is None
+    assert "whole number" in _mm_limits({"image": -1})
+    assert "Did you mean 'video'?" in _mm_limits({"vidio": 1})

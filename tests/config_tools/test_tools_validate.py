@@ -84,3 +84,20 @@ def test_deep_check_that_cannot_run_is_an_error_not_a_pass(monkeypatch):
     assert "exited with 1" in results[0].detail and "swift is broken here" in results[0].detail
     assert results[1].status == "ok"  # a layer is not built
     assert validation.exit_code(results) == 2
+
+
+def test_a_mistyped_fusion_jsonl_is_reported_with_its_file_line_and_a_close_name(tool, tmp_path):
+    """`validate` stays fast and torch-free: existence only. A path whose folder exists (or has a close name) is a
+    warning naming the fusion file:line; data absent from this machine altogether (configs/train/* on a laptop)
+    is left to `train.sh --dry-run` and the run's pre-flight."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("")
+    fusion = tmp_path / "fusion.yaml"
+    fusion.write_text(f"targets:\n  - name: coco\n    train_jsonl: {tmp_path}/data/trian.jsonl\n"
+                      f"    val_jsonl: {tmp_path}/dat/val.jsonl\n")
+    for args in ((fusion,), (REPO_ROOT / "configs/smoke/sft_dense_tiny.yaml", "--set", f"custom.fusion_config={fusion}")):
+        result = tool("validate", *args)
+        assert result.code == 0, result.out
+        assert f"warning: data not found: coco.train_jsonl ({fusion.as_posix()}:3)" in result.out
+        assert "trian.jsonl does not exist. Did you mean" in result.out and "/data/train.jsonl?" in result.out
+        assert f"coco.val_jsonl ({fusion.as_posix()}:4)" in result.out and "/data/val.jsonl?" in result.out

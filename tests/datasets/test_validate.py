@@ -75,9 +75,8 @@ def mixed_jsonl(data_dir: Path) -> Path:
 def test_every_bad_record_is_reported_with_file_line_and_reason(mixed_jsonl: Path, data_dir: Path):
     report = validate_jsonl(mixed_jsonl)
     f = str(mixed_jsonl)
-    got = [(p.path, p.line, p.reason) for p in report.problems]
-    assert got == [
-        (f, 2, f"image images/missing.png: not found (resolved to {data_dir / 'images/missing.png'})"),
+    expected = [
+        (f, 2, f"image images/missing.png: not found (resolved to {data_dir / 'images/missing.png'}"),
         (f, 3, "image images/a.png is 64x48 but the record says width=60, height=48"),
         (f, 4, "objects[0]: bbox_2d: x2 (1) < x1 (30)"),
         (f, 5, "objects[0]: poly: needs at least 3 points, got 2"),
@@ -89,6 +88,9 @@ def test_every_bad_record_is_reported_with_file_line_and_reason(mixed_jsonl: Pat
         (f, 12, "objects[0]: empty desc"),
         (f, 13, "image images/junk.png: not a readable image file"),
     ]
+    assert len(report.problems) == len(expected)
+    for problem, (path, line, reason) in zip(report.problems, expected, strict=True):  # image faults add their fix
+        assert (problem.path, problem.line) == (path, line) and problem.reason.startswith(reason), problem
     assert str(report.problems[0]).startswith(f"{f}:2: image images/missing.png: not found")
     assert report.records == 13  # the blank line is not a record
     assert report.bad_records == 11
@@ -114,8 +116,8 @@ def test_crlf_and_missing_final_newline(data_dir: Path):
     path.write_bytes(json.dumps(_rec()).encode() + b"\r\n\r\n" + json.dumps(_rec(w=60)).encode())
     report = validate_jsonl(path)
     assert report.records == 2
-    assert [(p.line, p.reason) for p in report.problems] == [
-        (3, "image images/a.png is 64x48 but the record says width=60, height=48")]
+    assert [p.line for p in report.problems] == [3]
+    assert report.problems[0].reason.startswith("image images/a.png is 64x48 but the record says width=60, height=48")
 
 
 def test_load_records_returns_all_records_or_raises_with_every_problem(mixed_jsonl: Path, data_dir: Path):
@@ -201,3 +203,26 @@ def test_cli_prints_file_text_literally(data_dir: Path, terminal: bool):
     assert f"{path}:100: objects[0]: bbox_2d: x2 (1) < x1 (30)" in text.splitlines()
     assert "[red]:smile:data.jsonl" in next(ln for ln in text.splitlines() if ln.startswith("│") and "data" in ln)
     assert not any(ch in res.stdout + res.stderr for ch in "💯😄")
+
+
+def test_decode_finds_what_headers_cannot_and_exif_is_a_warning(tmp_path: Path):
+    """A corrupt PNG (header and end marker intact) passes the header check and fails `--decode`; a truncated
+    PNG fails both; an EXIF-rotated JPEG whose record gives its stored size is valid, with a warning."""
+    from support.faulty_images import DECODE_ONLY, FAULTS, SIZE, write_dataset
+
+    cut, cut_data, _, _ = FAULTS["truncated_png"]
+    phone, phone_data, _, _ = FAULTS["exif_displayed_size"]
+    write_dataset(tmp_path, [(DECODE_ONLY[0], DECODE_ONLY[1](), SIZE), (cut, cut_data(), SIZE),
+                             (phone, phone_data(), SIZE)], val=False)
+    path = tmp_path / "train.jsonl"
+    headers = validate_jsonl(path)
+    assert [(p.line, p.reason.split(":")[1].strip()) for p in headers.problems] == [(2, "truncated")]
+    decoded = validate_jsonl(path, full_decode=True)
+    assert [p.line for p in decoded.problems] == [1, 2]
+    assert "cannot be decoded" in decoded.problems[0].reason
+    assert [(w.line, "EXIF orientation 6" in w.reason) for w in decoded.warnings] == [(3, True)]
+    res = _cli(str(path), "--decode")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert f"{path}:1: image images/corrupt.png: cannot be decoded" in res.stdout
+    assert f"warning: {path}:3: image images/phone.jpg has EXIF orientation 6" in res.stderr
+    assert "stored pixels are trained on" in res.stderr

@@ -6,9 +6,11 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from support.faulty_images import SIZE, good_png, write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train.sh"
@@ -16,9 +18,22 @@ PY = sys.executable
 LAUNCH_ENV = ("GPUS", "CUDA_VISIBLE_DEVICES", "NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "VIRTUAL_ENV")
 
 
+def fake_nvidia_smi(folder: Path, n_gpus: int) -> str:
+    """A PATH whose nvidia-smi lists `n_gpus` GPUs (what `--dry-run` checks `--gpus` against)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fake = folder / "nvidia-smi"
+    fake.write_text("#!/bin/sh\n" + "".join(f"echo 'GPU {i}: H100 (UUID: g{i})'\n" for i in range(n_gpus)))
+    fake.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
+
+
+EIGHT_GPU_NODE = fake_nvidia_smi(Path(tempfile.mkdtemp(prefix="fake_gpus_")), 8)
+
+
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k not in LAUNCH_ENV}
     base["PYTHON"] = PY
+    base["PATH"] = EIGHT_GPU_NODE  # dry runs check --gpus against nvidia-smi
     return subprocess.run(["bash", str(SCRIPT), *args], cwd=cwd, env={**base, **(env or {})},
                           capture_output=True, text=True, timeout=120, check=False)
 
@@ -108,3 +123,37 @@ def test_launch_execs_the_printed_command(tmp_path):
     proc = run("--gpus", "3", "--", "training.max_steps=1", env={"PYTHON": str(fake)})
     assert proc.returncode == 0, proc.stderr
     assert "RAN CUDA_VISIBLE_DEVICES=3 -m src.sft --config configs/debug.yaml training.max_steps=1" in proc.stdout
+
+
+def test_dry_run_lists_every_missing_requirement_at_once(tmp_path):
+    """One GPU on the node but --gpus 0,1; DeepSpeed not installed; no model weights; a fusion JSONL misspelt:
+    all four in one report, exit 2, nothing launched."""
+    import importlib.util
+
+    if importlib.util.find_spec("deepspeed") is not None:
+        pytest.skip("deepspeed is installed here: the missing-package case cannot be faked")
+    data = tmp_path / "data"
+    fusion = write_dataset(data, [("fine.png", good_png(), SIZE)])
+    fusion.write_text(fusion.read_text().replace("train.jsonl", "trian.jsonl"))
+    proc = run("--config", "configs/smoke/sft_dense_tiny.yaml", "--gpus", "0,1", "--dry-run", "--",
+               f"custom.fusion_config={fusion}", f"model.model={tmp_path / 'no-model'}", "deepspeed.config=zero2",
+               env={"PATH": fake_nvidia_smi(tmp_path / "bin", 1)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = proc.stderr
+    assert "4 things are missing" in err and "Traceback" not in err
+    assert "GPU id(s) 1, but nvidia-smi lists 1 GPU(s)" in err
+    assert "needs the deepspeed package" in err
+    assert "model.model" in err and "no-model does not exist" in err
+    assert f"faulty.train_jsonl ({fusion}:3)" in err and "Did you mean" in err
+    assert "command:" not in proc.stdout
+
+
+def test_dry_run_reports_a_bad_image_and_a_node_without_gpus(tmp_path):
+    data = tmp_path / "data"
+    fusion = write_dataset(data, [("small.png", good_png(), (96, 64))])
+    proc = run("--config", "configs/smoke/sft_dense_tiny.yaml", "--gpus", "0", "--dry-run", "--",
+               f"custom.fusion_config={fusion}", env={"PATH": os.environ["PATH"], "VLM_PREFLIGHT_CACHE": str(tmp_path)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "2 things are missing" in proc.stderr
+    assert "nvidia-smi is not on PATH" in proc.stderr
+    assert f"{data / 'train.jsonl'}:1: image images/small.png is 200x150" in proc.stderr

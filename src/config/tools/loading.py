@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError, Problem
 from ..extends import EXTENDS_KEY, linearize
-from ..fusion import LIST_KEYS, FusionConfig, load_fusion_config
+from ..fusion import LIST_KEYS, FusionConfig, jsonl_path_problems, load_fusion_config
 from ..loader import is_fusion_config, is_runnable_preset
 from ..paths import display_path, locate_config_file, resolve_repo_path
 from ..resolve import ResolvedConfig, resolve_config
@@ -76,6 +76,9 @@ class LoadedConfig:
     mode: str | None = None
     fusion: FusionView | None = None
     structural: dict[str, Any] | None = None  # training: resolved data before the length proxies
+    # fusion entries whose JSONL path looks mistyped (a warning: `python -m src.sft` and `train.sh --dry-run`
+    # stop on every missing JSONL; data absent from this machine altogether is not reported here)
+    missing_data: tuple[Problem, ...] = ()
 
     @property
     def display(self) -> str:
@@ -114,7 +117,7 @@ def _fusion_or_raise(root: Path, subject: str, overrides: Sequence[str]) -> Load
     except ConfigError as exc:
         problems = exc.problems
     else:
-        return LoadedConfig("fusion", root, fusion.chain, fusion.to_dict())
+        return LoadedConfig("fusion", root, fusion.chain, fusion.to_dict(), missing_data=tuple(jsonl_path_problems(fusion, typos_only=True)))
     # invalid: a file that does not even resolve raises (exit 2); otherwise its chain and problems
     try:
         chain = tuple(d.display for d in linearize(root, load_yaml_file))
@@ -168,5 +171,5 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> LoadedConfig
     return LoadedConfig(
         "training", root, final.chain, final.data,
         problems=problems, resolved=final, runnable=runnable, mode=mode, fusion=fusion,
-        structural=resolved.data,
+        structural=resolved.data, missing_data=tuple(jsonl_path_problems(loaded, typos_only=True)) if loaded is not None else (),
     )

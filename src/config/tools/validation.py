@@ -80,7 +80,7 @@ def _check(path: Path, overrides: Sequence[str]) -> tuple[FileResult, bool]:
                    f"{_count(loaded.data['sources'], 'source')}, {files}")
     if not loaded.valid:
         return FileResult(name, "invalid", summary, "\n".join(f"- {p.render()}" for p in loaded.problems)), False
-    warnings: list[str] = []
+    warnings = [f"data not found: {p.render()}" for p in loaded.missing_data]
     if loaded.kind == "training" and loaded.resolved is not None:
         warnings += [w.render() for w in ignored_warnings(loaded.mode, loaded.resolved)]
     if loaded.kind == "training" and loaded.runnable and len(loaded.chain) > MAX_CHAIN:
