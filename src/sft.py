@@ -19,6 +19,7 @@ from src.config.ignored_settings import config_warnings
 from src.config.requirements import missing_package_problems
 from src.provenance import RunDirError, RunInterrupted
 from src.provenance.launch import open_run
+from src.provenance.resume import NothingToResume
 
 logger = logging.getLogger("src.sft")
 
@@ -37,6 +38,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="continue from the last checkpoint in training.output_dir (same data order and RNG)")
     parser.add_argument("--allow-existing-run-dir", action="store_true",
                         help="start a new run in a used training.output_dir (the previous run moves to previous_runs/)")
+    parser.add_argument("--allow-config-change", action="append", default=[], metavar="KEY[,KEY...]",
+                        type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
+                        help="with --resume: continue although KEY (and the keys below it) differs from the recorded "
+                             "run; repeat or comma-separate for several (recorded in run_manifest.json)")
     return parser.parse_intermixed_args(argv)
 
 
@@ -74,10 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
             print(f"warning: {warning.render()}", file=sys.stderr)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
-                                allow_existing=args.allow_existing_run_dir)
+                                allow_existing=args.allow_existing_run_dir,
+                                allow_changes=[k for keys in args.allow_config_change for k in keys])
     except (ConfigError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except NothingToResume as exc:  # --resume of a finished run: not an error, nothing to do
+        print(exc)
+        return 0
     logger.info("config %s resolved (mode=%s, %d files)", args.config, cfg.mode, len(cfg.source.chain))
 
     from src.audit.template_fingerprint import TemplateDriftError
