@@ -17,7 +17,7 @@ import sys
 from src.config import ConfigError, TrainingConfig, load_training_config
 from src.config.ignored_settings import config_warnings
 from src.config.requirements import missing_package_problems
-from src.provenance import RunDirError, RunInterrupted
+from src.provenance import RunDirError, RunInterrupted, is_rank_zero
 from src.provenance.launch import open_run
 from src.provenance.resume import NothingToResume
 
@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
                         help="with --resume: continue although KEY (and the keys below it) differs from the recorded "
                              "run; repeat or comma-separate for several (recorded in run_manifest.json)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show ms-swift's INFO output (its argument dump included) on the console; by default "
+                             "it goes to RUN_DIR/logs/train.log only")
     return parser.parse_intermixed_args(argv)
 
 
@@ -91,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from src.audit.template_fingerprint import TemplateDriftError
     from src.stage2.rollout import RolloutError
+    from src.trainers.console import route_logs
     from src.trainers.dispatch import ModeNotAvailable, run_training  # heavy: after the config is valid
 
+    route_logs(session.run_dir, verbose=args.verbose, write_file=is_rank_zero())
     try:
         with session.track():
             run_training(cfg, session)

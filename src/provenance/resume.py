@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from src.config import TrainingConfig, display_path
+from src.config import TrainingConfig, display_path, resolve_repo_path
 
 from .datafiles import dataset_files
 from .diff import diff_trees, render_value
@@ -125,9 +125,11 @@ def _data_by_key(files: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def config_differences(recorded: dict[str, Any], cfg: TrainingConfig, current: dict[str, Any]) -> list[Difference]:
     out = []
-    for change in diff_trees(_without_resume_key(recorded["resolved"]), _without_resume_key(current["resolved"])):
+    before, now = _without_resume_key(recorded["resolved"]), _without_resume_key(current["resolved"])
+    for change in diff_trees(before, now):
+        harmless = HARMLESS_KEYS.get(change.path) or _moved_with_run_dir(change.path, before, now)
         out.append(Difference(change.path, change.left, change.right, _origin(recorded["origins"], change.path),
-                              cfg.source.where(change.path), HARMLESS_KEYS.get(change.path)))
+                              cfg.source.where(change.path), harmless))
     fusion_from = cfg.custom.fusion_config or "not set"
     for change in diff_trees(_fusion_tree(recorded["fusion"]), _fusion_tree(current["fusion"]), "fusion"):
         out.append(Difference(change.path, change.left, change.right, "the recorded fusion config",
@@ -139,6 +141,22 @@ def config_differences(recorded: dict[str, Any], cfg: TrainingConfig, current: d
             out.append(Difference(key, _data_label(old), _data_label(new), "the recorded data files",
                                   "the files on disk now"))
     return out
+
+
+def _moved_with_run_dir(key: str, before: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """The run directory was moved (or is named another way): its own path, and the paths inside it
+    at the same place, are the same run. Only these keys; any other path is a real difference."""
+    if key not in ("training.output_dir", "training.logging_dir"):
+        return None
+    if key == "training.output_dir":
+        return "the run directory being resumed (moved or renamed)"
+    (old_dir, old_log), (new_dir, new_log) = (
+        (resolve_repo_path(str(t["training"].get(k))) for k in ("output_dir", "logging_dir")) for t in (before, now))
+    try:
+        same = old_log.relative_to(old_dir) == new_log.relative_to(new_dir)
+    except ValueError:
+        return None
+    return "the same place inside the moved run directory" if same else None
 
 
 def _data_label(row: dict[str, Any]) -> Any:

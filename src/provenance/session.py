@@ -24,7 +24,7 @@ from src.config import REPO_ROOT, TrainingConfig
 from .configcopy import copy_chain
 from .manifest import as_json, build_manifest, command_record, load_manifest, now_iso, write_manifest
 from .probes import environment, git_state, package_versions
-from .rundir import RunPlan, archive_previous_run
+from .rundir import RunPlan, archive_previous_run, last_checkpoint, scan_run_dir
 
 logger = logging.getLogger(__name__)
 RESUME_KEY = "training.resume_from_checkpoint"
@@ -71,6 +71,8 @@ class RunSession:
         if self.plan.archive_previous and is_rank_zero():
             moved = archive_previous_run(self.run_dir)
             logger.warning("--allow-existing-run-dir: moved the previous run in %s to %s", self.run_dir, moved)
+        resume = self.plan.resume_from
+        logger.info("run directory %s: %s", self.run_dir, "a new run" if resume is None else f"resuming from {resume}")
         return self
 
     def callback(self, train_dataset: Any) -> Any:
@@ -162,6 +164,17 @@ class RunSession:
             return
         self.manifest["status"] = _status(state, self.global_step, exc, signal_name)
         write_manifest(self.run_dir, self.manifest)
+        if state == "completed":
+            logger.info(self.summary())
+
+    def summary(self) -> str:
+        """Where a finished run's results are (the last line of a run's console output)."""
+        last = last_checkpoint(scan_run_dir(self.run_dir))
+        tensorboard = "tensorboard" in (self.cfg.training.get("report_to") or []) and self.cfg.logging_dir
+        return (f"done at step {self.global_step}: final checkpoint {last if last is not None else '(none saved)'}; "
+                f"in {self.run_dir}: run_manifest.json, logging.jsonl (one line per logged step), logs/train.log "
+                f"(the full log){f', TensorBoard events in {self.cfg.logging_dir}' if tensorboard else ''}. "
+                f"Evaluate: python -m src.eval {self.run_dir}")
 
     # ------------------------------------------------------------------ helpers
     def _fresh_manifest(self) -> dict[str, Any]:
