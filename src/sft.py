@@ -20,6 +20,7 @@ from src.config.requirements import missing_package_problems
 from src.provenance import RunDirError, RunInterrupted, is_rank_zero
 from src.provenance.launch import open_run
 from src.provenance.resume import NothingToResume
+from src.trainers.console import quiet_progress_bars  # no torch / ms-swift at import
 
 logger = logging.getLogger("src.sft")
 
@@ -76,6 +77,7 @@ def preflight(cfg: TrainingConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
+    quiet_progress_bars(args.verbose)
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
         preflight(cfg)

@@ -179,6 +179,9 @@ def check_differences(differences: Sequence[Difference], allowed: Sequence[str],
     if not refused:
         return
     lines = "\n".join(f"  {d.render()}" for d in refused)
+    harmless = [d for d in differences if d.harmless is not None]
+    if harmless:
+        lines += "\nHarmless differences (allowed): " + "; ".join(f"{d.key} ({d.harmless})" for d in harmless)
     keys = ",".join(d.key for d in refused)
     again = " ".join(recorded_overrides)
     raise RunDirError(

@@ -17,6 +17,8 @@ tests/contracts/test_upstream_surfaces.py::test_swift_log_messages_we_route_exis
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,14 @@ class _HarmlessFilter(logging.Filter):
             return False
         self.seen.add(message)
         return True
+
+
+def quiet_progress_bars(verbose: bool) -> None:
+    """Progress bars are for terminals: when stderr is not one (a log file, CI), the bars, which redraw
+    themselves with carriage returns and blank lines, are off and ms-swift's one line per logged step
+    stays. tqdm reads its TQDM_* variables when it is imported, so this runs before anything heavy."""
+    if not verbose and not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def _console_handlers(logger: logging.Logger) -> list[logging.Handler]:
