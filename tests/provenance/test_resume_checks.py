@@ -42,7 +42,7 @@ def test_logging_targets_are_training_relevant_but_the_moved_run_directory_is_no
     assert set(diffs) == {"training.output_dir", "training.logging_dir"}
     assert all(d.harmless for d in diffs.values())  # the same run directory, moved
     diffs = {d.key: d for d in _differences(RUN, [*RUN, "training.logging_dir=/tb_elsewhere",
-                                                  "training.report_to=[tensorboard]"])}
+                                                  "training.report_to=[none]"])}
     assert diffs["training.logging_dir"].harmless is None and diffs["training.report_to[0]"].harmless is None
 
 
@@ -61,7 +61,7 @@ def test_harmless_keys_are_allowed_and_listed_in_a_refusal():
 
 
 def test_allow_covers_the_keys_below_and_rejects_a_key_that_does_not_differ():
-    diffs = _differences(RUN, [*RUN, "training.report_to=[tensorboard]"])
+    diffs = _differences(RUN, [*RUN, "training.report_to=[none]"])
     assert [d.key for d in diffs] == ["training.report_to[0]"]
     check_differences(diffs, ["training.report_to"], Path("/runs/a"), RUN)
     with pytest.raises(RunDirError, match=r"--allow-config-change training.max_step: no such training-relevant"):

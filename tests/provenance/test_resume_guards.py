@@ -42,13 +42,13 @@ def test_resuming_a_finished_run_trains_nothing_and_touches_nothing(finished, re
 def test_resuming_with_a_changed_config_stops_before_the_model_loads(finished, repo_root):
     before = tree_fingerprint(finished)
     proc = _launch(finished, repo_root, "training.save_steps=2", "training.dataloader_num_workers=1",
-                   "training.report_to=[tensorboard]", "--resume")
+                   "training.report_to=[none]", "--resume")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     err = proc.stderr
     assert "differs from the recorded run in 2 setting(s) that change training" in err
     assert ("training.save_steps: recorded 3 (from override:training.save_steps=3), now 2 "
             "(from override:training.save_steps=2)") in err
-    assert 'training.report_to[0]: recorded "none" (from configs/smoke/sft_dense_tiny.yaml:' in err
+    assert 'training.report_to[0]: recorded "tensorboard" (from configs/smoke/sft_dense_tiny.yaml:' in err
     assert "Harmless differences (allowed): training.dataloader_num_workers" in err
     assert "--allow-config-change training.report_to[0],training.save_steps" in err
     assert "Loading model" not in proc.stdout + err  # stopped before anything heavy
@@ -91,6 +91,8 @@ def test_the_console_of_a_smoke_run_is_short_and_says_where_things_are(reference
     assert f"done at step {MAX_STEPS}: final checkpoint {run_dir}/checkpoint-{MAX_STEPS}" in out
     assert "SftArguments(" not in out and "decord" not in out
     assert "Train:" not in out  # progress bars only on a terminal (captured here)
+    assert list((run_dir / "tb").rglob("events.out.tfevents.*"))  # the smoke preset writes TensorBoard events
+    assert f"TensorBoard events in {run_dir}/tb" in out
     full = (run_dir / "logs/train.log").read_text()
     assert "args: SftArguments(" in full and "decord" in full  # nothing lost: the full log keeps them
     print(f"\nconsole lines of the smoke run: {lines}")

@@ -70,7 +70,7 @@ def test_reproduce_from_another_cwd_with_a_relative_run_dir(outside, name):
     assert f"from {len(manifest['config']['chain'])} file(s)" in out and "1 recorded override(s)" not in out
 
 
-def test_copies_are_read_not_the_originals(outside):
+def test_copies_are_read_not_the_originals(outside, monkeypatch):
     run_dir = outside / "runs" / "child"
     write_run_dir(outside / "my/presets/child.yaml", run_dir, [])
     # The originals change (or vanish) after the run: the run directory still says what it trained with.
@@ -78,11 +78,8 @@ def test_copies_are_read_not_the_originals(outside):
     (outside / "my/fusion/mine.yaml").unlink()
     report = reproduce(run_dir)
     assert report.differences == []
-    os.chdir(outside)  # src.eval with a relative RUN_DIR from another working directory
-    try:
-        run = load_run(Path("runs/child"))
-    finally:
-        os.chdir(REPO_ROOT)
+    monkeypatch.chdir(outside)  # src.eval with a relative RUN_DIR from another working directory
+    run = load_run(Path("runs/child"))
     assert run.cfg.training["learning_rate"] == 2.0e-3 and run.cfg.training["seed"] == 7
     assert [t.ratio for t in run.cfg.fusion.targets] == [0.5]
     assert run.run_dir == run_dir
