@@ -14,6 +14,7 @@ A resume continues the recorded run exactly, or it does not start:
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -183,7 +184,7 @@ def check_differences(differences: Sequence[Difference], allowed: Sequence[str],
     if harmless:
         lines += "\nHarmless differences (allowed): " + "; ".join(f"{d.key} ({d.harmless})" for d in harmless)
     keys = ",".join(d.key for d in refused)
-    again = " ".join(recorded_overrides)
+    again = shlex.join(recorded_overrides)
     raise RunDirError(
         f"--resume of {display_path(run_dir)} would continue with a config that differs from the recorded run in "
         f"{len(refused)} setting(s) that change training, so nothing was started:\n{lines}\n"
