@@ -19,8 +19,10 @@ from src.config.ignored_settings import config_warnings
 from src.config.requirements import launch_problems
 from src.datasets.preflight import records_preflight
 from src.datasets.records import RecordError
-from src.provenance import RunDirError, RunInterrupted
+from src.provenance import RunDirError, RunInterrupted, is_rank_zero
 from src.provenance.launch import open_run
+from src.provenance.resume import NothingToResume
+from src.trainers.console import quiet_progress_bars  # no torch / ms-swift at import
 
 logger = logging.getLogger("src.sft")
 
@@ -39,6 +41,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="continue from the last checkpoint in training.output_dir (same data order and RNG)")
     parser.add_argument("--allow-existing-run-dir", action="store_true",
                         help="start a new run in a used training.output_dir (the previous run moves to previous_runs/)")
+    parser.add_argument("--allow-config-change", action="append", default=[], metavar="KEY[,KEY...]",
+                        type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
+                        help="with --resume: continue although KEY (and the keys below it) differs from the recorded "
+                             "run; repeat or comma-separate for several (recorded in run_manifest.json)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show ms-swift's INFO output (its argument dump included) on the console; by default "
+                             "it goes to RUN_DIR/logs/train.log only")
     return parser.parse_intermixed_args(argv)
 
 
@@ -64,6 +73,7 @@ def preflight(cfg: TrainingConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
+    quiet_progress_bars(args.verbose)
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
         preflight(cfg)
@@ -71,16 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
             print(f"warning: {warning.render()}", file=sys.stderr)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
-                                allow_existing=args.allow_existing_run_dir)
+                                allow_existing=args.allow_existing_run_dir,
+                                allow_changes=[k for keys in args.allow_config_change for k in keys])
     except (ConfigError, RunDirError, RecordError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except NothingToResume as exc:  # --resume of a finished run: not an error, nothing to do
+        print(exc)
+        return 0
     logger.info("config %s resolved (mode=%s, %d files)", args.config, cfg.mode, len(cfg.source.chain))
 
     from src.audit.template_fingerprint import TemplateDriftError
     from src.stage2.rollout import RolloutError
+    from src.trainers.console import route_logs
     from src.trainers.dispatch import ModeNotAvailable, run_training  # heavy: after the config is valid
 
+    route_logs(session.run_dir, verbose=args.verbose, write_file=is_rank_zero())
     try:
         with session.track():
             run_training(cfg, session)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ConfigError, Problem
+from .filesource import config_file_exists
 from .paths import display_path
 from .yaml_io import YamlDocument, join_index
 
@@ -34,7 +35,7 @@ def read_parents(doc: YamlDocument) -> list[Path]:
     for i, entry in enumerate(entries):
         target = (doc.path.parent / Path(entry).expanduser()).resolve(strict=False)
         dotted = EXTENDS_KEY if isinstance(raw, str) else join_index(EXTENDS_KEY, i)
-        if not target.is_file():
+        if not config_file_exists(target):
             problems.append(Problem(
                 f"extends target {entry!r} does not exist (looked for {display_path(target)}); "
                 "extends paths are relative to the file that writes them",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from .diagnostics import pydantic_problems, unknown_key_problem
 from .errors import ConfigError, Problem
+from .filesource import config_file_exists
 from .fusion import FusionConfig, load_fusion_config
 from .ignored_settings import ignored_problems
 from .lengths import implied_lengths
@@ -152,7 +153,7 @@ def _fusion_problems(
         return None, problems
     path = resolve_repo_path(custom.fusion_config)
     where = resolved.where("custom.fusion_config")
-    if not path.is_file():
+    if not config_file_exists(path):
         return None, problems + [Problem(f"fusion config not found at {path}", key="custom.fusion_config",
                                          where=where)]
     try:

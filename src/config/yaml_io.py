@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, Problem
+from .filesource import file_to_read
 from .paths import display_path
 
 # libyaml's parser (about 8x faster) when PyYAML was built with it; same nodes, marks and resolvers.
@@ -117,7 +118,7 @@ def load_yaml_file(path: Path) -> YamlDocument:
     """Read a config file whose top level must be a mapping (an empty file is `{}`)."""
     name = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = file_to_read(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem("config file not found", where=name)]) from None
     except OSError as exc:

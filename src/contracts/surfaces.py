@@ -175,6 +175,21 @@ SURFACES: tuple[Surface, ...] = (
             "logprobs['content'][k]['token'|'logprob']"),
     Surface("swift.utils", "unwrap_model_for_generation", fields=("model", "accelerator"),
             why="the hf rollout backend (stage-2 and custom.detection_eval) generates on the unwrapped model"),
+    Surface("swift.utils", "get_logger", fields=("log_file", "log_level", "file_mode"),
+            why="src/trainers/console.py sets the console handlers of ms-swift's one logger it returns"),
+)
+
+# Log messages src/trainers/console.py matches (module, the message's source text, why): kept on the console,
+# or filtered as known-harmless. Checked against the installed sources by tests/contracts.
+LOG_MESSAGES: tuple[tuple[str, str, str], ...] = (
+    ("swift.pipelines.train.sft", "f'model_parameter_info: {model_parameter_info}'", "console: the model's size"),
+    ("swift.pipelines.train.sft", "f'last_model_checkpoint: {state.last_model_checkpoint}'", "console: the end"),
+    ("swift.trainers.mixin", "f'Saving model checkpoint to {self.state.last_model_checkpoint}'",
+     "console: each checkpoint"),
+    ("swift.model.model_meta", "f'Please install the package: `pip install {requires} -U`.'", "filtered for decord"),
+    ("transformers.modeling_utils", '"`torch_dtype` is deprecated! Use `dtype` instead!"', "filtered"),
+    ("transformers.trainer", 'f"There were missing keys in the checkpoint model loaded: {load_result.missing_keys}."',
+     "replaced by one line when the model ties lm_head to the embeddings"),
 )
 
 

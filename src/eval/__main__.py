@@ -46,7 +46,8 @@ def _split_positionals(args: list[str]) -> tuple[Path | None, list[str]]:
     run_dirs = [a for a in args if "=" not in a]
     if len(run_dirs) > 1:
         raise EvalError(f"expected one RUN_DIR, got {run_dirs}; config overrides are written key.path=value")
-    return (Path(run_dirs[0]) if run_dirs else None), [a for a in args if "=" in a]
+    # a relative RUN_DIR is relative to the working directory (not the repository root)
+    return (Path(run_dirs[0]).absolute() if run_dirs else None), [a for a in args if "=" in a]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,8 +91,10 @@ def to_eval_image(sample: EvalSample, policy: SamplePolicy, text: str, finish_re
     parsed = parse_completion(text, coord_format=policy.coord_format, width=r.width, height=r.height,
                               seen_size=sample.seen_size, prefix=sample.prefix, logprobs=logprobs)
     dropped = dict(parsed.parse.dropped)
+    error = parsed.parse.error
     image = EvalImage(tuple(r.objects), parsed.objects, r.width, r.height, sample.dataset, text, finish_reason,
-                      parsed.parse.valid, dropped)
+                      parsed.parse.valid, dropped,
+                      None if error is None else f"{error.message} (line {error.line}, column {error.col})")
     line = ImagePrediction(sample.index, r.images[0] if r.images else "", parsed.objects, sample.dataset, text,
                            finish_reason, dropped, parsed.parse.valid)
     return image, line, parsed.confidence

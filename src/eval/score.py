@@ -47,6 +47,7 @@ class EvalImage:
     finish_reason: str | None = None
     parse_valid: bool | None = None
     dropped: dict[str, int] = field(default_factory=dict)
+    parse_error: str | None = None  # the parser's message when the output did not parse (overlays show it)
 
 
 def threshold_key(t: float) -> str:

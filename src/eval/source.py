@@ -1,8 +1,8 @@
 """What to evaluate: the config, the checkpoint and the split's records (no torch, no ms-swift).
 
 From a run directory the config is re-resolved from the copies in `RUN_DIR/config/` with the
-recorded command-line overrides (`src.provenance.reproduce` does the same), its fusion config
-pointed at the copied one, so the prompt, `coord_format`, `object_ordering`, `template.max_pixels`,
+recorded command-line overrides (`src.provenance.reproduce` does the same; every config file, the
+fusion config's included, is read from its copy wherever the preset lived), so the prompt, `coord_format`, `object_ordering`, `template.max_pixels`,
 the assistant prefix and the targets' `val_jsonl` are those the run trained with.
 Every problem is an :class:`EvalError` whose text is the one-paragraph message a user sees.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from src.config import ConfigError, TrainingConfig, load_training_config
+from src.config import ConfigError, TrainingConfig, resolve_repo_path
 from src.config.fusion import FusionTarget
-from src.provenance.configcopy import CONFIG_DIR, copy_relpath
+from src.provenance.configcopy import CONFIG_DIR, copies_of, load_run_config
 from src.provenance.manifest import load_manifest
 from src.provenance.rundir import MANIFEST_NAME, last_checkpoint, scan_run_dir
 
@@ -42,6 +42,7 @@ class RunSource:
 
 def load_run(run_dir: Path, overrides: Sequence[str] = ()) -> RunSource:
     """The config a run trained with, re-resolved from its copies (plus extra ``overrides``)."""
+    run_dir = run_dir.absolute()  # a relative RUN_DIR is relative to the working directory, never to the repo
     if not run_dir.is_dir():
         raise EvalError(f"run directory {run_dir} does not exist; pass the training.output_dir of a finished or "
                         "running training run, or use --config PRESET --checkpoint DIR")
@@ -54,21 +55,16 @@ def load_run(run_dir: Path, overrides: Sequence[str] = ()) -> RunSource:
         raise EvalError(f"{run_dir} holds no {MANIFEST_NAME}, so it is not a run directory of this launcher and "
                         "the config it trained with is unknown; evaluate with --config PRESET --checkpoint DIR")
     record = manifest["config"]
-    copies = run_dir / CONFIG_DIR
-    entry = copies / copy_relpath(record["entry"])
-    if not entry.is_file():
-        raise EvalError(f"the copy of the run's config {record['entry']} is missing (looked for {entry}); "
-                        "evaluate with --config PRESET --checkpoint DIR")
+    entry = resolve_repo_path(record["entry"])
+    copy = copies_of(run_dir, manifest).get(entry)
+    if copy is None or not copy.is_file():
+        raise EvalError(f"the copy of the run's config {record['entry']} is missing (looked for "
+                        f"{copy or run_dir / CONFIG_DIR}); evaluate with --config PRESET --checkpoint DIR")
     extra = list(manifest["command"].get("overrides", []))
-    fusion = record.get("fusion")
-    if fusion:
-        fusion_copy = copies / copy_relpath(fusion["chain"][-1])
-        if fusion_copy.is_file():
-            extra.append(f"custom.fusion_config={fusion_copy}")
     try:
-        cfg = load_training_config(entry, [*extra, *overrides], runnable=False)
+        cfg = load_run_config(run_dir, manifest, [*extra, *overrides])
     except ConfigError as e:
-        raise EvalError(f"the config copied into {copies} no longer resolves:\n{e}") from None
+        raise EvalError(f"the config copied into {run_dir / CONFIG_DIR} no longer resolves:\n{e}") from None
     return RunSource(run_dir, cfg, manifest)
 
 

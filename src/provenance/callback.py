@@ -54,6 +54,11 @@ class ProvenanceCallback(TrainerCallback):
         self.session.global_step = state.global_step
         if state.is_world_process_zero:
             self.session.begin(self.dataset, state.global_step)
+            strategy = getattr(args.save_strategy, "value", args.save_strategy)
+            saves = f"a checkpoint every {args.save_steps} steps" if strategy == "steps" else f"save strategy {strategy}"
+            logger.info("training: steps %d -> %d, %d sample(s) per device x %d accumulation step(s) x %d process(es); "
+                        "%s", state.global_step, state.max_steps, args.per_device_train_batch_size,
+                        args.gradient_accumulation_steps, args.world_size, saves)
 
     def on_step_begin(self, args, state, control, train_dataloader=None, **kwargs):
         epoch = getattr(self.dataset, "epoch", None)

@@ -24,7 +24,7 @@ from src.config import REPO_ROOT, TrainingConfig
 from .configcopy import copy_chain
 from .manifest import as_json, build_manifest, command_record, load_manifest, now_iso, write_manifest
 from .probes import environment, git_state, package_versions
-from .rundir import RunPlan, archive_previous_run
+from .rundir import RunPlan, archive_previous_run, last_checkpoint, scan_run_dir
 
 logger = logging.getLogger(__name__)
 RESUME_KEY = "training.resume_from_checkpoint"
@@ -58,6 +58,8 @@ class RunSession:
     count_base: dict[str, int] | None = field(default_factory=dict)  # realized before this launch
     launch_env: dict[str, str] = field(default_factory=environment)  # as launched (libraries edit os.environ)
     template_fingerprint: dict[str, Any] | None = None  # set by the launcher once the template is built
+    resume_check: Any = None  # resume.ResumeCheck of a resume into this run directory (launch.py)
+    preexisting_checkpoints: list[str] = field(default_factory=list)  # checkpoint folders before this resume
 
     @property
     def run_dir(self) -> Path:
@@ -69,6 +71,8 @@ class RunSession:
         if self.plan.archive_previous and is_rank_zero():
             moved = archive_previous_run(self.run_dir)
             logger.warning("--allow-existing-run-dir: moved the previous run in %s to %s", self.run_dir, moved)
+        resume = self.plan.resume_from
+        logger.info("run directory %s: %s", self.run_dir, "a new run" if resume is None else f"resuming from {resume}")
         return self
 
     def callback(self, train_dataset: Any) -> Any:
@@ -126,7 +130,21 @@ class RunSession:
             "name": f"checkpoint-{global_step}", "global_step": global_step, "saved_at": now_iso(),
             "epoch": epoch, "realized_counts": cumulative, "counts_cumulative": exact,
         })
+        self._record_removed_checkpoints()
         self.record_counts(global_step, counts)
+
+    def _record_removed_checkpoints(self) -> None:
+        """Checkpoints the rotation (`training.save_total_limit`) deleted: marked in the manifest, and a
+        warning for each one that existed before this launch."""
+        assert self.manifest is not None
+        for record in self.manifest["checkpoints"]:
+            if record.get("removed_at") is None and not (self.run_dir / record["name"]).exists():
+                record["removed_at"] = now_iso()
+        for name in list(self.preexisting_checkpoints):
+            if not (self.run_dir / name).exists():
+                self.preexisting_checkpoints.remove(name)
+                logger.warning("%s, saved before this resume, was deleted by the checkpoint rotation "
+                               "(training.save_total_limit=%s)", name, self.cfg.training.get("save_total_limit"))
 
     def record_counts(self, global_step: int, counts: dict[str, int] | None) -> None:
         if self.manifest is None:
@@ -146,6 +164,17 @@ class RunSession:
             return
         self.manifest["status"] = _status(state, self.global_step, exc, signal_name)
         write_manifest(self.run_dir, self.manifest)
+        if state == "completed":
+            logger.info(self.summary())
+
+    def summary(self) -> str:
+        """Where a finished run's results are (the last line of a run's console output)."""
+        last = last_checkpoint(scan_run_dir(self.run_dir))
+        tensorboard = "tensorboard" in (self.cfg.training.get("report_to") or []) and self.cfg.logging_dir
+        return (f"done at step {self.global_step}: final checkpoint {last if last is not None else '(none saved)'}; "
+                f"in {self.run_dir}: run_manifest.json, logging.jsonl (one line per logged step), logs/train.log "
+                f"(the full log){f', TensorBoard events in {self.cfg.logging_dir}' if tensorboard else ''}. "
+                f"Evaluate: python -m src.eval {self.run_dir}")
 
     # ------------------------------------------------------------------ helpers
     def _fresh_manifest(self) -> dict[str, Any]:
@@ -168,9 +197,14 @@ class RunSession:
         record = next((c for c in manifest["checkpoints"] if c["name"] == checkpoint.name
                        and checkpoint.parent.resolve() == self.run_dir.resolve()), None)
         self.count_base = record["realized_counts"] if record and record.get("counts_cumulative") else None
-        recorded, current = as_json(manifest["config"]["resolved"]), as_json(self.cfg.resolved)
-        for tree in (recorded, current):  # where to resume from is not a config change
-            tree.get("training", {}).pop(RESUME_KEY.split(".")[1], None)
+        check = self.resume_check
+        if check is None:  # resumed from another run's checkpoint: nothing recorded here to compare with
+            recorded, current = as_json(manifest["config"]["resolved"]), as_json(self.cfg.resolved)
+            for tree in (recorded, current):  # where to resume from is not a config change
+                tree.get("training", {}).pop(RESUME_KEY.split(".")[1], None)
+            changes = changed_keys(recorded, current)
+        else:
+            changes = [d.key for d in check.differences]
         versions = package_versions()
         old_versions = manifest.get("versions") or {}
         entry = {
@@ -181,7 +215,8 @@ class RunSession:
             "overrides": list(self.overrides),
             "project_git_sha": git_state(REPO_ROOT)["sha"],
             "environment": self.launch_env,
-            "config_changes": changed_keys(recorded, current),
+            "config_changes": changes,
+            "config_check": None if check is None else check.record(),
             "version_changes": {k: [old_versions.get(k), v] for k, v in versions.items() if old_versions.get(k) != v},
             "expected_counts_changed": expected != manifest["datasets"].get("expected_counts"),
             "realized_counts_base": self.count_base,
@@ -192,7 +227,9 @@ class RunSession:
         if before and after and before != after:
             logger.warning("resuming with a chat template / tokenizer that renders differently from the recorded run "
                            "(template fingerprint %s -> %s): the training objective changed", before[:12], after[:12])
-        if entry["config_changes"]:
+        if check is not None and check.accepted:  # later resumes compare with this launch's config
+            entry["recorded_state"] = check.state
+        elif check is None and entry["config_changes"]:
             logger.warning("resuming with a config that differs from the recorded one at: %s",
                            ", ".join(entry["config_changes"]))
         return entry

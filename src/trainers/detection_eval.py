@@ -154,11 +154,11 @@ def _overlays_to_tensorboard(trainer: Any, state: DetectionEvalState, images: Se
     import numpy as np
     from PIL import Image
 
-    from src.eval.overlay import render_overlay
+    from src.eval.overlay import prediction_status, render_overlay
 
     for n, (sample, image) in enumerate(zip(state.samples[:k], images[:k])):
         with Image.open(sample.record.image_paths()[0]) as src:
-            picture = render_overlay(src, image.gts, image.preds)
+            picture = render_overlay(src, image.gts, image.preds, prediction_status(image))
         writer.add_image(f"eval/det/overlay_{n}", np.asarray(picture), step, dataformats="HWC")
     writer.flush()
 

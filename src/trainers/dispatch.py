@@ -58,5 +58,5 @@ def run_training(cfg: TrainingConfig, session: RunSession | None = None) -> dict
             f"{cfg.source.display} asks for training mode {cfg.mode!r}, which this build cannot run yet "
             f"(available: {', '.join(sorted(RUNNERS))})."
         )
-    logger.info("dispatching %s run of %s", cfg.mode, cfg.source.display)
+    logger.info("dispatching %s run of %s: model %s", cfg.mode, cfg.source.display, cfg.model.get("model"))
     return runner(cfg, session)

@@ -19,6 +19,7 @@ from transformers import TrainerCallback
 from src.audit.template_fingerprint import verify_run_template
 
 from .callbacks import FusionScheduleCallback
+from .console import explain_tied_head
 from .conversation_dump import dump_conversations
 from .packing_guard import install_packing_guard
 from .record_guard import install_record_guard
@@ -75,9 +76,11 @@ class LauncherSft(SwiftSft):
         self.datasets = (train_dataset, eval_dataset)
         if self._conversation_dump is not None:
             dump_conversations(train_dataset, self.template.tokenizer, self._conversation_dump)
+        expected = train_dataset.expected_counts() if hasattr(train_dataset, "expected_counts") else {}
         logger.info(
-            "datasets: %d train samples per epoch, %s eval samples",
+            "data: %d train samples per epoch%s, %s eval samples",
             len(train_dataset),
+            f" ({', '.join(f'{name} {n}' for name, n in expected.items())})" if expected else "",
             "no" if eval_dataset is None else len(eval_dataset),
         )
         return [train_dataset, eval_dataset]
@@ -85,6 +88,7 @@ class LauncherSft(SwiftSft):
     def train(self, trainer):
         # ms-swift hands its own callbacks to the trainer's constructor; ours join before training.
         train_dataset = self.datasets[0] if self.datasets else None
+        explain_tied_head(trainer.model)  # on resume: one line instead of transformers' lm_head warning
         if hasattr(train_dataset, "set_epoch"):
             trainer.add_callback(FusionScheduleCallback(train_dataset))
         if self._session is not None:  # run manifest: written at train begin, updated at saves and the end

@@ -17,6 +17,7 @@ import types
 import pytest
 
 from src.contracts.surfaces import (
+    LOG_MESSAGES,
     SURFACES,
     Method,
     Surface,
@@ -41,6 +42,14 @@ def upstream() -> dict[str, types.ModuleType]:
 def test_upstream_surface_is_compatible(surface: Surface, upstream) -> None:
     problems = check_surface(surface, upstream[surface.module])
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("module", "text", "why"), LOG_MESSAGES, ids=[m[1][:40] for m in LOG_MESSAGES])
+def test_swift_log_messages_we_route_exist(module, text, why) -> None:
+    """src/trainers/console.py keeps or filters these messages by their text: a reworded upstream message
+    would silently leave the console (or come back on it)."""
+    source = inspect.getsource(importlib.import_module(module))
+    assert text in source, f"upstream log message changed in {module}: {text} ({why}); update src/trainers/console.py"
 
 
 def test_request_config_return_details_roundtrip(upstream) -> None:

@@ -89,7 +89,8 @@ def test_command_environment_and_hardware(manifest, reference_run):
     assert command["argv"][1:] == ["--config", SMOKE_CONFIG, *overrides(reference_run.out)]
     assert command["orig_argv"][1:3] == ["-m", "src.sft"]
     assert command["overrides"] == overrides(reference_run.out)
-    assert command["flags"] == {"resume": False, "allow_existing_run_dir": False, "resume_from": None}
+    assert command["flags"] == {"resume": False, "allow_existing_run_dir": False, "resume_from": None,
+                                "allow_config_change": []}
     env = manifest["environment"]
     assert set(env) <= set(ENV_ALLOWLIST)
     assert {k: env.get(k) for k in RUN_ENV} == RUN_ENV
