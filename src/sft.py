@@ -17,6 +17,7 @@ import sys
 from src.config import ConfigError, TrainingConfig, load_training_config
 from src.config.ignored_settings import config_warnings
 from src.config.requirements import missing_package_problems
+from src.datasets.overlong import plan_preflight
 from src.provenance import RunDirError, RunInterrupted
 from src.provenance.launch import open_run
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
         preflight(cfg)
+        plan_preflight(cfg)  # token budget of every record vs custom.overlong (docs/data_contract.md)
         for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
             print(f"warning: {warning.render()}", file=sys.stderr)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
