@@ -100,36 +100,49 @@ def _listing(plan: Any, positions: dict[int, list[int]]) -> list[str]:
     return lines
 
 
+def _raise(plan: Any) -> str:
+    """`Raise global_max_length to N (...)` and / or the completion budget, to what covers every record."""
+    from .plan_report import needed_lengths
+
+    needed, budget = needed_lengths(plan), plan.budget
+    steps = []
+    limit = budget.budget.total if budget.budget.total is not None else budget.budget.prompt
+    if limit is not None and needed["max"] > (limit + budget.completion_reserve):
+        steps.append(f"raise global_max_length to {needed['max']} (covers every record; {needed['p99']} covers 99 %)")
+    completions = [int(e.counts.completion.max()) for e in plan.entries if len(e.counts)]
+    if budget.budget.completion is not None and completions and max(completions) > budget.budget.completion:
+        steps.append(f"raise {budget.completion_key} to {max(completions)} (every target and its turn end)")
+    return " and ".join(steps).capitalize() or "Raise the budget"
+
+
 def overlong_problem(cfg: TrainingConfig, plan: Any) -> Problem | None:
     """The `error` policy's problem (None when every record fits); under `fit_objects` the records that cannot
     be fitted."""
-    from .plan_report import needed_lengths
-
     if plan.overlong == "drop":
         return None
     if plan.overlong == "fit_objects":
         chosen = {k: [p for p, fit in e.fits.items() if fit < 0] + [p for p in e.over_positions if p not in e.fits]
                   for k, e in enumerate(plan.entries)}
-        head = ("custom.overlong is fit_objects, but these records are over the budget even with no object "
-                "(the prompt and image alone, or a summary / chat record)")
+        head = ("over the token budget even with no object (the prompt and image alone, or a summary / chat "
+                "record), so custom.overlong: fit_objects cannot fit them")
         fix = "Set custom.overlong: drop, lower template.max_pixels, or raise global_max_length."
     else:
         chosen = {k: e.over_positions for k, e in enumerate(plan.entries)}
-        head = "these records are longer than the run's token budget"
-        needed = needed_lengths(plan)
-        fix = (f"Raise global_max_length to {needed['max']} (covers every record; {needed['p99']} covers 99 %), "
-               "lower template.max_pixels, shorten the targets, or set custom.overlong: drop (leave them out) or "
-               "fit_objects (keep the objects that fit; docs/data_contract.md says what that teaches).")
+        head = "longer than the run's token budget"
+        fix = (f"{_raise(plan)}, lower template.max_pixels, shorten the targets, or set custom.overlong: drop "
+               "(leave them out) or fit_objects (keep the objects that fit; docs/data_contract.md says what that "
+               "teaches).")
     chosen = {k: sorted(v) for k, v in chosen.items() if v}
     total = sum(len(v) for v in chosen.values())
     if not total:
         return None
     listed = _listing(plan, {k: v[:LISTED] for k, v in chosen.items()})[:LISTED]
-    more = f"\n  ... and {total - len(listed)} more (python -m src.datasets.plan --config {cfg.source.display} " \
-           "lists them all)" if total > len(listed) else ""
+    command = " ".join(["python -m src.datasets.plan --config", cfg.source.display,
+                        *(o.text for o in cfg.source.overrides)])
+    more = f"\n  ... and {total - len(listed)} more ({command} lists them all)" if total > len(listed) else ""
     limits = "; ".join(plan.budget.described.values())
-    message = (f"{total} record{'s' if total != 1 else ''}: {head} ({limits}):\n  " + "\n  ".join(listed) + more
-               + f"\n{fix}")
+    are = "records are" if total != 1 else "record is"
+    message = f"{total} {are} {head} ({limits}):\n  " + "\n  ".join(listed) + more + f"\n{fix}"
     return Problem(message, key="custom.overlong", where=cfg.source.where("custom.overlong"))
 
 

@@ -42,6 +42,7 @@ class RunBudget:
     budget: Budget
     described: dict[str, str]  # part -> "global_max_length 1024", ...
     completion_reserve: int = 0  # GRPO: G must hold the prompt plus C
+    completion_key: str | None = None  # the setting of the completion limit
 
     def needed_length(self, counts: EntryCounts) -> np.ndarray:
         """The global_max_length each record needs (for the prompt / whole-sample limit)."""
@@ -59,12 +60,14 @@ def run_budget(cfg: TrainingConfig) -> RunBudget:
         c = int(c or 0)
         return RunBudget(Budget(prompt=g - c, completion=c), {
             "prompt": f"the GRPO prompt budget {g - c} (global_max_length {g} - {source})",
-            "completion": f"the completion budget ({source})"}, completion_reserve=c)
+            "completion": f"the completion budget ({source})"}, completion_reserve=c,
+            completion_key="rlhf.max_completion_length")
     described = {"total": f"global_max_length {g}"}
     rollout = cfg.rollout_matching.max_new_tokens if cfg.mode == "stage2_ab" and cfg.rollout_matching else None
     if rollout is not None:
         described["completion"] = f"the rollout budget rollout_matching.max_new_tokens {rollout}"
-    return RunBudget(Budget(total=g, completion=rollout), described)
+    return RunBudget(Budget(total=g, completion=rollout), described,
+                     completion_key="rollout_matching.max_new_tokens" if rollout is not None else None)
 
 
 def plan_template(cfg: TrainingConfig) -> Any:
