@@ -21,7 +21,10 @@ The same holds for the prompt-only conversation (GRPO rows, rollouts): prompt sk
 
 from __future__ import annotations
 
+import json
 import math
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,20 +99,83 @@ def augmentation_can_enlarge(augmentation: Any) -> bool:
     return augmentation is not None and any(op.name in ENLARGING_OPS for op in augmentation.config.ops)
 
 
+# Qwen2's pre-tokenizer split: every digit is a piece of its own (`\p{N}`), so a text's count is the sum of its
+# digit count and the counts of the runs between digits, each tokenized once and remembered.
+QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+              r"\s*[\r\n]+|\s+(?!\S)|\s+")
+DIGIT = re.compile(r"[0-9]")
+ADDED = re.compile(r"<\|[^<>|]*\|>")
+MAX_RUNS = 500_000  # remembered runs (free-text descs make many)
+
+
+def _digit_split(backend: Any) -> bool:
+    """True when the tokenizer pre-splits exactly as Qwen2's (digits alone; the runs between them are
+    tokenized the same alone as in context), with no normalizer that could join across a digit but NFC."""
+    try:
+        first = json.loads(backend.pre_tokenizer.__getstate__())["pretokenizers"][0]
+        normalizer = None if backend.normalizer is None else json.loads(backend.normalizer.__getstate__())
+    except (AttributeError, KeyError, TypeError, IndexError, ValueError):
+        return False
+    return (first.get("type") == "Split" and first.get("pattern", {}).get("Regex") == QWEN_SPLIT
+            and first.get("behavior") == "Isolated" and not first.get("invert")
+            and (normalizer is None or normalizer.get("type") == "NFC"))
+
+
 class TextTokens:
-    """Token counts of texts through the run's fast tokenizer, exactly as ms-swift's ``_tokenize``."""
+    """Token counts of texts through the run's fast tokenizer, exactly as ms-swift's ``_tokenize``.
+
+    With Qwen's pre-tokenizer a rendered target is counted from its pieces: the added tokens it holds (one
+    each: coordinate tokens), its ASCII digits (one each) and the runs between them, tokenized once per
+    distinct run (Rust-parallel, in batches). Texts where that rule could differ from tokenizing the whole
+    text (a run ending in two or more spaces before a digit, non-ASCII numerals, unknown ``<|...|>`` text)
+    are tokenized whole."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
         self.backend = getattr(tokenizer, "backend_tokenizer", None)
+        self.by_runs = self.backend is not None and _digit_split(self.backend)
+        self.added = set(tokenizer.get_added_vocab()) if self.by_runs else set()
+        self.runs: dict[str, int] = {}
 
-    def __call__(self, texts: Sequence[str]) -> list[int]:
+    def _encode(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
         if self.backend is not None:  # the Rust tokenizer behind the fast one: no Python lists of ids
             return [len(e) for e in self.backend.encode_batch_fast(list(texts), add_special_tokens=False)]
         ids = self.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False)["input_ids"]
         return [len(i) for i in ids]
+
+    def _pieces(self, text: str) -> tuple[int, list[str]] | None:
+        """(added tokens + digits, the runs between them), or None: count the whole text."""
+        if not text.isascii() and any(unicodedata.category(c)[0] == "N" and not c.isascii() for c in text):
+            return None
+        ones, runs, start = 0, [], 0
+        parts = []
+        for m in ADDED.finditer(text):
+            if m.group() not in self.added:
+                return None
+            parts.append(text[start:m.start()])
+            ones, start = ones + 1, m.end()
+        parts.append(text[start:])
+        for part in parts:
+            pieces = DIGIT.split(part)
+            ones += len(pieces) - 1
+            for piece in pieces[:-1]:
+                if len(piece) >= 2 and piece[-1].isspace() and piece[-2].isspace():
+                    return None
+            runs += [p for p in pieces if p]
+        return ones, runs
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        if not self.by_runs:
+            return self._encode(texts)
+        pieces = [self._pieces(t) for t in texts]
+        if len(self.runs) > MAX_RUNS:
+            self.runs.clear()
+        new = list({r for p in pieces if p is not None for r in p[1] if r not in self.runs})
+        self.runs.update(zip(new, self._encode(new)))
+        whole = iter(self._encode([t for t, p in zip(texts, pieces) if p is None]))
+        return [next(whole) if p is None else p[0] + sum(self.runs[r] for r in p[1]) for p in pieces]
 
 
 @dataclass

@@ -135,6 +135,26 @@ def test_image_tokens_follow_swift_rescale_then_qwen_smart_resize():
     assert tokens.bound() == 65536 // 1024
 
 
+TRICKY = [
+    '{"objects": [{"desc": "red box 12", "bbox_2d": [10, 200, 999, 5]}]}',
+    'x  7 and 3   4, "a"\n\n5',  # runs ending in several spaces before a digit: counted whole
+    "类别=电线,可见性=完整 ①②③ 3", "Ⅻ²", "tab\t\t9", "<|im_end|> 12 <|foo|>",
+    '{"objects": [{"desc": "a", "line": [<|coord_0|>, <|coord_999|>, <|coord_5|>, <|coord_17|>]}]}',
+    "", "0", "  ", "x1y2z3"]
+
+
+def test_counting_by_runs_equals_tokenizing_the_whole_text():
+    from transformers import AutoTokenizer
+
+    from src.datasets.token_count import TextTokens
+
+    tokenizer = AutoTokenizer.from_pretrained(REPO_ROOT / "artifacts/tiny-qwen3-vl-coord")
+    counter = TextTokens(tokenizer)
+    assert counter.by_runs
+    whole = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in TRICKY]
+    assert counter(TRICKY) == whole and counter(TRICKY) == whole  # runs remembered from the first call
+
+
 def _counts(name, split, total, prompt=None, objects=None):
     total = np.asarray(total)
     prompt = np.asarray(prompt if prompt is not None else total)
