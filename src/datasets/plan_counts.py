@@ -11,7 +11,9 @@ Chat members are encoded by the template itself (text only, cheap).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,9 @@ from .render import order_objects, render_target
 from .token_count import ImageTokens, Skeleton, TextTokens, augmentation_can_enlarge
 
 BATCH = 2048
+PARALLEL_FROM = 20_000  # records: below this one process is faster than starting workers
+MAX_WORKERS = 8
+PARALLELISM = "TOKENIZERS_PARALLELISM"
 FIELDS = ("lines", "total", "prompt", "completion", "objects")
 
 
@@ -108,19 +113,23 @@ class SampleCounter:
                 total[i] = prompt[i] = len(self.template.encode({"messages": records[i]})["input_ids"])
                 advance(1)
             return EntryCounts(name, split, path, "chat", lines, total, prompt, completion, objects)
-        enlarge = augmentation_can_enlarge(policy.augmentation)
-        for start in range(0, n, BATCH):
-            stop = min(n, start + BATCH)
-            batch = [cap_objects(records[i], policy.max_objects) for i in range(start, stop)]
-            targets = self.text([self._target(r, policy) for r in batch])
-            for k, (record, target) in enumerate(zip(batch, targets)):
-                i, images = start + k, self.image_tokens(record, enlarge)
-                prompt[i] = self.skeleton.prompt(policy.user_prompt, len(record.images)) + images
-                total[i] = self.skeleton.full(policy.user_prompt, len(record.images)) + images + target
-                completion[i] = total[i] - prompt[i]
-                objects[i] = len(record.objects)
-            advance(stop - start)
+        for start, part in _spans(lambda a, b: self._dense(records, policy, a, b), n, advance):
+            prompt[start:start + part.shape[1]], total[start:start + part.shape[1]] = part[0], part[1]
+            objects[start:start + part.shape[1]] = part[2]
+        completion[:] = total - prompt
         return EntryCounts(name, split, path, policy.mode, lines, total, prompt, completion, objects)
+
+    def _dense(self, records: Sequence[Any], policy: SamplePolicy, start: int, stop: int) -> np.ndarray:
+        """(prompt, total, objects) of records ``start:stop``; the targets tokenized together."""
+        enlarge = augmentation_can_enlarge(policy.augmentation)
+        batch = [cap_objects(records[i], policy.max_objects) for i in range(start, stop)]
+        out = np.zeros((3, len(batch)), dtype=np.int64)
+        for k, (record, target) in enumerate(zip(batch, self.text([self._target(r, policy) for r in batch]))):
+            images = self.image_tokens(record, enlarge)
+            out[0, k] = self.skeleton.prompt(policy.user_prompt, len(record.images)) + images
+            out[1, k] = self.skeleton.full(policy.user_prompt, len(record.images)) + images + target
+            out[2, k] = len(record.objects)
+        return out
 
     def fitting_objects(self, records: Sequence[Any], positions: Sequence[int], policy: SamplePolicy,
                         budget: Budget) -> dict[int, int]:
@@ -145,6 +154,43 @@ class SampleCounter:
                     low[i] = k
                 else:
                     high[i] = k
+
+
+_JOB: Callable[[int, int], np.ndarray] | None = None  # the parent's job, inherited by forked workers
+
+
+def _run(span: tuple[int, int]) -> tuple[int, np.ndarray]:
+    assert _JOB is not None
+    return span[0], _JOB(*span)
+
+
+def _spans(job: Callable[[int, int], np.ndarray], n: int, advance: Callable[[int], None],
+           ) -> Iterator[tuple[int, np.ndarray]]:
+    """``job(start, stop)`` over ``[0, n)`` in batches: in this process for small sets, else in forked workers
+    (one per usable core, shared by the node's ranks; each inherits the template and tokenizer), results in
+    any order."""
+    global _JOB
+    spans = [(start, min(n, start + BATCH)) for start in range(0, n, BATCH)]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    workers = min(cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))), MAX_WORKERS)  # ranks share the node
+    if n < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
+        for span in spans:
+            yield span[0], job(*span)
+            advance(span[1] - span[0])
+        return
+    _JOB, saved = job, os.environ.get(PARALLELISM)
+    os.environ[PARALLELISM] = "false"  # the workers' tokenizer runs single-threaded (no fork warning)
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            for start, part in pool.imap_unordered(_run, spans):
+                yield start, part
+                advance(part.shape[1])
+    finally:
+        _JOB = None
+        if saved is None:
+            os.environ.pop(PARALLELISM, None)
+        else:
+            os.environ[PARALLELISM] = saved
 
 
 def _line(records: Sequence[Any], i: int) -> int:
