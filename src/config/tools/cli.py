@@ -103,7 +103,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--new", required=True, metavar="NEW_ROOT")
     r.add_argument("--out", metavar="FILE", help="write the Markdown table here (default: stdout)")
 
-    t = sub.add_parser("plan", help="token-budget plan of a preset's records (python -m src.datasets.plan)",
+    t = sub.add_parser("plan", parents=[common], help="token-budget plan of a preset's records (python -m src.datasets.plan)",
                        description="Exact token counts of every record of the preset's fusion entries against the "
                        "mode's limits (loads the tokenizer in a child process; exit 1 when records are over).")
     t.add_argument("--config", required=True, help="training preset")
