@@ -31,6 +31,14 @@ def needed_lengths(plan: Any) -> dict[str, int]:
     return {"p99": _q(values, 99), "max": int(values.max()) if len(values) else 0}
 
 
+def completion_needed(plan: Any) -> dict[str, int] | None:
+    """The completion budget covering 99 % and 100 % of the records (None when the mode has no such limit)."""
+    if plan.budget.budget.completion is None:
+        return None
+    values = np.concatenate([e.counts.completion for e in plan.entries]) if plan.entries else np.zeros(0, np.int64)
+    return {"p99": _q(values, 99), "max": int(values.max()) if len(values) else 0}
+
+
 def _parts(plan: Any) -> list[str]:
     """The parts shown: the whole sample, plus the limited prompt / completion."""
     limited = [p for p in PARTS if p in plan.budget.described]
@@ -63,7 +71,8 @@ def record_line(plan: Any, entry: Any, p: int) -> str:
             parts.append(f"{part} {r[part]} (limit {limit})" if part != "total" else f"{r[part]} tokens (limit {limit})")
     fit = r["objects_that_fit"]
     fits = "" if fit is None else (", none fit" if fit < 0 else f", {fit} fit")
-    return f"{r['where']}: {', '.join(parts)}, {r['objects']} objects{fits}"
+    noun = "object" if r["objects"] == 1 else "objects"
+    return f"{r['where']}: {', '.join(parts)}, {r['objects']} {noun}{fits}"
 
 
 def _worst(plan: Any, n: int) -> list[tuple[Any, int]]:
@@ -84,7 +93,8 @@ def worst_records(plan: Any, n: int = 10) -> list[dict[str, Any]]:
 def plan_json(plan: Any, worst: int = 10) -> dict[str, Any]:
     return {"mode": plan.mode, "overlong": plan.overlong, "limits": dict(plan.budget.described),
             "records": int(sum(len(e.counts) for e in plan.entries)), "over": plan.over_count(),
-            "global_max_length_needed": needed_lengths(plan), "cached": plan.cached,
+            "global_max_length_needed": needed_lengths(plan), "completion_budget_needed": completion_needed(plan),
+            "cached": plan.cached,
             "entries": [entry_summary(plan, e) for e in plan.entries], "worst": worst_records(plan, worst)}
 
 
@@ -109,6 +119,10 @@ def render_plan(plan: Any, console: Any, worst: int = 10) -> None:
     console.print(table)
     needed = data["global_max_length_needed"]
     console.print(f"global_max_length covering 99 % of the records: {needed['p99']}; all of them: {needed['max']}")
+    completion = data["completion_budget_needed"]
+    if completion is not None:
+        console.print(f"{plan.budget.completion_key} covering 99 % of the targets: {completion['p99']}; all of them: "
+                      f"{completion['max']}")
     worst_list = _worst(plan, worst)
     if worst_list:
         console.print("longest records:")
