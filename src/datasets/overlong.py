@@ -119,7 +119,14 @@ def overlong_problem(cfg: TrainingConfig, plan: Any) -> Problem | None:
     """The `error` policy's problem (None when every record fits); under `fit_objects` the records that cannot
     be fitted."""
     if plan.overlong == "drop":
-        return None
+        empty = [f"{e.counts.name} ({e.counts.split}, {len(e.counts)} records)" for e in plan.entries
+                 if len(e.counts) and e.over.all()]
+        if not empty:
+            return None
+        return Problem(f"custom.overlong is drop, but every record of {', '.join(empty)} is over the run's token "
+                       f"budget ({'; '.join(plan.budget.described.values())}): nothing would be left to train on. "
+                       f"{_raise(plan)}, or lower template.max_pixels.",
+                       key="custom.overlong", where=cfg.source.where("custom.overlong"))
     if plan.overlong == "fit_objects":
         chosen = {k: [p for p, fit in e.fits.items() if fit < 0] + [p for p in e.over_positions if p not in e.fits]
                   for k, e in enumerate(plan.entries)}

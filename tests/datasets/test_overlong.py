@@ -68,6 +68,14 @@ def test_drop_in_grpo_leaves_the_over_long_records_out(tmp_path):
     report = train.overlong["entries"]["synthetic_easy_rl"]
     assert report["train"]["dropped_records"] == int(over.sum()) and report["train"]["records_cut"] == 0
     assert len(evals) == 8 - report["val"]["dropped_records"]
+    again = build_plan(cfg, template)  # from the cache: the same decision on every rank, worker and resume
+    assert again.cached and (again.entries[0].over == over).all()
+
+
+def test_drop_that_would_leave_an_entry_empty_is_an_error(tmp_path):
+    entries = r"synthetic_dense \(train, 64 records\), synthetic_dense \(val, 16 records\)"
+    with pytest.raises(OverlongError, match=rf"every record of {entries} is over .* nothing would be left"):
+        plan_preflight(_cfg(SFT, tmp_path, "global_max_length=100", "custom.overlong=drop"))
 
 
 def test_fit_objects_in_grpo_keeps_the_objects_that_fit_in_rendered_order(tmp_path):
