@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from src.config import TrainingConfig
+from src.config import ConfigError, Problem, TrainingConfig
 from src.config.fusion import FusionSource, FusionTarget
 
 from . import preflight_cache
@@ -76,7 +76,13 @@ def plan_template(cfg: TrainingConfig) -> Any:
     from swift.template import get_template
 
     model = {k: cfg.model[k] for k in ("model_type", "new_special_tokens") if cfg.model.get(k) is not None}
-    processor = get_processor(str(cfg.model_path), download_model=False, **model)
+    try:
+        processor = get_processor(str(cfg.model_path), download_model=False, **model)
+    except Exception as exc:  # noqa: BLE001 - a missing or broken model directory: the user's to fix
+        raise ConfigError([Problem(
+            f"the token-budget plan needs the model's tokenizer and image processor, which cannot be loaded from "
+            f"{cfg.model_path}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+            key="model.model", where=cfg.source.where("model.model"))], subject=cfg.source.display) from None
     accepted = set(inspect.signature(get_template).parameters)
     kwargs = {k: v for k, v in cfg.template.items() if k in accepted and k not in ("max_length", "truncation_strategy")}
     template = get_template(processor, template_type=cfg.template.get("template"), **kwargs)
