@@ -85,14 +85,6 @@ class SampleCounter:
         self.images = ImageTokens.of_template(template, pixel_coords)
         self.skeleton = Skeleton(template, self.text)
 
-    def settings(self, prompts: Iterable[str]) -> dict[str, Any]:
-        """What the counts depend on besides the records (for the cache fingerprint)."""
-        images = self.images
-        return {"template": type(self.template).__name__, "image": [
-            images.patch, images.merge, images.factor, images.min_pixels, images.max_pixels,
-            images.template_max_pixels, None if images.frame is None else dataclasses.astuple(images.frame)],
-            "skeleton": [[p, self.skeleton.full(p, 1), self.skeleton.prompt(p, 1)] for p in sorted(set(prompts))]}
-
     def image_tokens(self, record: Record, enlarge: bool) -> int:
         per_image = self.images.bound() if enlarge else self.images(record.width, record.height)
         return per_image * len(record.images)

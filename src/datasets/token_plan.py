@@ -14,9 +14,12 @@ encodes it, against the mode's limits; what `custom.overlong` does with the reco
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,11 @@ from .fusion_members import entry_records
 from .plan_counts import Budget, EntryCounts, SampleCounter
 
 CACHE_KIND = "plan"
+PLAN_VERSION = 1  # bump when the counting changes
+VERSIONED = ("ms-swift", "transformers", "tokenizers", "qwen_vl_utils")
+# qwen_vl_utils' resize limits and merge size as ms-swift patches them from the environment
+RESIZE_ENV = ("IMAGE_MIN_TOKEN_NUM", "IMAGE_MAX_TOKEN_NUM", "MIN_PIXELS", "MAX_PIXELS", "SPATIAL_MERGE_SIZE",
+              "IMAGE_FACTOR")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json", "chat_template.jinja",
                    "chat_template.json", "config.json")
 
@@ -140,16 +148,27 @@ class Plan:
         return int(sum(int(e.over.sum()) for e in self.entries))
 
 
-def _settings(cfg: TrainingConfig, entries: list[PlanEntry], counter: SampleCounter) -> dict[str, Any]:
+def _settings(cfg: TrainingConfig, entries: list[PlanEntry]) -> dict[str, Any]:
+    """Everything the counts depend on besides the files (the JSONL and the model's tokenizer / processor files):
+    known without building the template, so a cached plan costs no tokenizer load."""
     def policy(p: SamplePolicy | None) -> Any:
         if p is None:
             return None
         return [p.mode, p.user_prompt, p.coord_format, p.ordering, p.prefix, p.max_objects,
                 None if p.augmentation is None else [op.name for op in p.augmentation.config.ops]]
 
-    prompts = [e.policy.user_prompt for e in entries if e.policy is not None]
-    return {"entries": [[e.name, e.split, str(e.path), len(e.records), policy(e.policy)] for e in entries],
-            "counter": counter.settings(prompts)}
+    template = {k: v for k, v in sorted(cfg.template.items()) if k not in ("max_length", "truncation_strategy")}
+    return {"plan": PLAN_VERSION, "versions": {p: _version(p) for p in VERSIONED},
+            "env": {k: os.environ.get(k) for k in RESIZE_ENV}, "template": template,
+            "model": {k: cfg.model.get(k) for k in ("model_type", "new_special_tokens")},
+            "entries": [[e.name, e.split, str(e.path), len(e.records), policy(e.policy)] for e in entries]}
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _cache_files(cfg: TrainingConfig, entries: list[PlanEntry]) -> list[Path]:
@@ -157,16 +176,17 @@ def _cache_files(cfg: TrainingConfig, entries: list[PlanEntry]) -> list[Path]:
     return [e.path for e in entries] + ([model / f for f in TOKENIZER_FILES] if model is not None else [])
 
 
-def count_entries(cfg: TrainingConfig, template: Any, entries: list[PlanEntry], progress: bool = False,
+def count_entries(cfg: TrainingConfig, template: Callable[[], Any], entries: list[PlanEntry], progress: bool = False,
                   ) -> tuple[list[EntryCounts], bool]:
-    """Counts of every entry, from the cache when the files and settings are unchanged (then True)."""
-    counter = SampleCounter(template, pixel_coords=cfg.custom.coord_format == "pixel")
-    key = preflight_cache.fingerprint(CACHE_KIND, _cache_files(cfg, entries), _settings(cfg, entries, counter))
+    """Counts of every entry, from the cache when the files and settings are unchanged (then True);
+    ``template()`` is called only to count."""
+    key = preflight_cache.fingerprint(CACHE_KIND, _cache_files(cfg, entries), _settings(cfg, entries))
     cached = preflight_cache.load(CACHE_KIND, key)
     if cached is not None:
         return [EntryCounts.from_json(c) for c in cached], True
     from .plan_progress import progress_bar
 
+    counter = SampleCounter(template(), pixel_coords=cfg.custom.coord_format == "pixel")
     with progress_bar(sum(len(e.records) for e in entries), enabled=progress) as advance:
         counts = [counter.count(e.name, e.split, str(e.path), e.records, e.policy, advance) for e in entries]
     preflight_cache.store(CACHE_KIND, key, [c.to_json() for c in counts])
@@ -174,18 +194,19 @@ def count_entries(cfg: TrainingConfig, template: Any, entries: list[PlanEntry], 
 
 
 def build_plan(cfg: TrainingConfig, template: Any = None, progress: bool = False) -> Plan:
-    """The run's plan; ``template`` is the run's own when it is built already (else :func:`plan_template`)."""
-    template = template if template is not None else plan_template(cfg)
+    """The run's plan; ``template`` is the run's own when it is built already (else :func:`plan_template`, built
+    only when the counts are not cached or records are over the budget)."""
+    get_template = functools.cache(lambda: template if template is not None else plan_template(cfg))
     entries = list(plan_entries(cfg))
-    counts, cached = count_entries(cfg, template, entries, progress)
+    counts, cached = count_entries(cfg, get_template, entries, progress)
     budget = run_budget(cfg)
-    counter = SampleCounter(template, pixel_coords=cfg.custom.coord_format == "pixel")
     plans = []
     for entry, c in zip(entries, counts):
         over = ~np.fromiter((budget.budget.fits(int(t), int(p), int(m)) for t, p, m in
                              zip(c.total, c.prompt, c.completion)), dtype=bool, count=len(c))
         plan = EntryPlan(c, over)
         if entry.policy is not None and entry.policy.mode == "dense" and over.any():
+            counter = SampleCounter(get_template(), pixel_coords=cfg.custom.coord_format == "pixel")
             plan.fits = counter.fitting_objects(entry.records, plan.over_positions, entry.policy, budget.budget)
         plans.append(plan)
     return Plan(cfg.mode, cfg.custom.overlong, budget, plans, cached)

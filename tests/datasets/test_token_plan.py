@@ -90,13 +90,16 @@ def test_plan_counts_equal_template_encode_on_every_smoke_preset(tmp_path):
     assert compared > 800
 
 
-def test_the_plan_template_counts_like_the_run_template(tmp_path):
+def test_the_plan_template_counts_like_the_run_template(tmp_path, monkeypatch):
     """`python -m src.datasets.plan` and the pre-flight build the template from the processor alone; it
     counts exactly as the template the run builds from its ms-swift arguments."""
     from src.datasets.token_plan import build_plan
 
     cfg = load_training_config(REPO_ROOT / "configs/smoke/grpo_dense_tiny.yaml", [f"training.output_dir={tmp_path}"])
-    own, run = build_plan(cfg), build_plan(cfg, run_template(cfg))  # RLHFArguments' template, here
+    own = build_plan(cfg)
+    monkeypatch.setenv("VLM_PREFLIGHT_CACHE", str(tmp_path / "other-cache"))  # count again, not from the cache
+    run = build_plan(cfg, run_template(cfg))  # RLHFArguments' template, here
+    assert not own.cached and not run.cached
     assert [a.counts.to_json() for a in own.entries] == [b.counts.to_json() for b in run.entries]
 
 
