@@ -112,7 +112,8 @@ def _raise(plan: Any) -> str:
     completions = [int(e.counts.completion.max()) for e in plan.entries if len(e.counts)]
     if budget.budget.completion is not None and completions and max(completions) > budget.budget.completion:
         steps.append(f"raise {budget.completion_key} to {max(completions)} (every target and its turn end)")
-    return " and ".join(steps).capitalize() or "Raise the budget"
+    text = " and ".join(steps) or "raise the budget"
+    return text[:1].upper() + text[1:]
 
 
 def overlong_problem(cfg: TrainingConfig, plan: Any) -> Problem | None:
