@@ -17,6 +17,7 @@ import sys
 from src.config import ConfigError, TrainingConfig, load_training_config
 from src.config.ignored_settings import config_warnings
 from src.config.requirements import launch_problems
+from src.datasets.overlong import plan_preflight
 from src.datasets.preflight import records_preflight
 from src.datasets.records import RecordError
 from src.provenance import RunDirError, RunInterrupted, is_rank_zero
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_training_config(args.config, overrides=args.overrides)
         preflight(cfg)
         records_preflight(cfg)  # every record and image of the run, before the model (src/datasets/preflight.py)
+        plan_preflight(cfg)  # token budget of every record vs custom.overlong (docs/data_contract.md)
         for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
             print(f"warning: {warning.render()}", file=sys.stderr)
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,

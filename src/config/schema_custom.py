@@ -60,6 +60,9 @@ class CustomConfig(StrictModel):
     # conversation's ids from a previous run's manifest (`template_fingerprint.sha256`), or
     # "recorded" (src/audit/template_fingerprints.json, by model directory name); null = record only.
     template_fingerprint: str | None = None
+    # A record longer than the mode's token budget (the plan, `python -m src.datasets.plan`): `error` stops the
+    # run before the model loads listing them; `drop` leaves them out; `fit_objects` keeps the objects that fit.
+    overlong: Literal["error", "drop", "fit_objects"] = "error"
 
     @model_validator(mode="after")
     def _curriculum_matches_ops(self) -> CustomConfig:

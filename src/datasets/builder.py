@@ -27,7 +27,7 @@ from . import image_check
 from .augmentation import AugmentationPipeline
 from .conversation import build_conversation
 from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, FusionMember, SampleContext, Transform
-from .fusion_members import ChatEncoder, EncodedChats, cap_objects, entry_records
+from .fusion_members import ChatEncoder, EncodedChats, cap_objects
 from .image_frame import ImageFrame, fit_record
 from .records import DenseObject, Record, RecordError, RecordSource
 from .records import Problem as RecordProblem
@@ -201,14 +201,18 @@ class EncodedRecords(Dataset):
 def build_fusion_datasets(
     cfg: TrainingConfig,
     train_transform: Callable[[FusionTarget | FusionSource], Transform],
-    eval_dataset: Callable[[FusionTarget], Dataset],
+    eval_dataset: Callable[[FusionTarget, Sequence[Any]], Dataset],
     *,
     chat_members: bool = False,
+    template: Any = None,
 ) -> tuple[FusionDataset, Dataset | None]:
     """The fusion config's train set (schedule from `training.seed`) and eval set (every target's
     `val_jsonl`). Callers differ only in what a sample becomes: `train_transform(entry)` for the
-    entry's train records, `eval_dataset(target)` over a target's val records. Chat-format members
-    only where the caller trains on conversations as written (`chat_members`)."""
+    entry's train records, `eval_dataset(target, records)` over a target's val records. Chat-format members
+    only where the caller trains on conversations as written (`chat_members`). Records over the token budget
+    are handled by `custom.overlong` (`overlong.RunRecords`; `template`: the run's, for its plan)."""
+    from .overlong import RunRecords  # the plan imports this module
+
     fusion = cfg.fusion  # loaded and validated once, with the config
     if fusion is None:
         raise ValueError("custom.fusion_config is not set: the preset names no training data")
@@ -218,24 +222,26 @@ def build_fusion_datasets(
             f"chat-format members ({', '.join(chats)}) train only in sft runs (the {cfg.mode} pipeline needs "
             "records with images and objects); remove them from this run's fusion config",
             key="custom.fusion_config", where=display_path(fusion.path))], subject=cfg.source.display)
+    run_records = RunRecords(cfg, template)
 
     def member(entry: FusionTarget | FusionSource) -> FusionMember:
-        records = entry_records(entry, entry.train_path, cfg.custom.train_sample_limit)
-        return FusionMember(entry.name, records, entry.ratio, transform=train_transform(entry))
+        return FusionMember(entry.name, run_records.records(entry, "train"), entry.ratio,
+                            transform=train_transform(entry))
 
     train = FusionDataset(
         [member(t) for t in fusion.targets],
         [member(s) for s in fusion.sources],
         seed=int(cfg.training.get("seed", 0)),
     )
-    evals = [eval_dataset(t) for t in fusion.targets if t.val_path is not None]
+    train.overlong = run_records.report()
+    evals = [eval_dataset(t, run_records.records(t, "val")) for t in fusion.targets if t.val_path is not None]
     return train, (ConcatDataset(evals) if evals else None)
 
 
-def encoded_eval_records(cfg: TrainingConfig, template: Any, target: FusionTarget) -> EncodedRecords:
-    """A target's val records (the first `custom.val_sample_limit`), teacher-forced and unaugmented
-    (the SFT evaluation set); a chat target's conversations as written."""
-    records = entry_records(target, target.val_path, cfg.custom.val_sample_limit)
+def encoded_eval_records(cfg: TrainingConfig, template: Any, target: FusionTarget,
+                         records: Sequence[Any]) -> EncodedRecords:
+    """A target's val records (the first `custom.val_sample_limit`, after `custom.overlong`), teacher-forced and
+    unaugmented (the SFT evaluation set); a chat target's conversations as written."""
     if target.is_chat:
         return EncodedChats(records, ChatEncoder(template), target.name)
     return EncodedRecords(records, SampleEncoder(template, sample_policy(cfg, target, train=False)), target.name)
@@ -246,6 +252,6 @@ def build_training_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionD
         return ChatEncoder(template) if entry.is_chat else SampleEncoder(template, sample_policy(cfg, entry, train=True))
 
     return build_fusion_datasets(
-        cfg, train_transform=transform,
-        eval_dataset=lambda target: encoded_eval_records(cfg, template, target), chat_members=True,
+        cfg, train_transform=transform, template=template,
+        eval_dataset=lambda target, records: encoded_eval_records(cfg, template, target, records), chat_members=True,
     )

@@ -71,6 +71,9 @@ def _default_transform(record: Any, ctx: SampleContext) -> MutableMapping[str, A
 
 
 class FusionDataset(Dataset):
+    # what `custom.overlong` did to the run's records (set by the builder; the run manifest's `datasets.overlong`)
+    overlong: dict[str, Any] | None = None
+
     def __init__(
         self,
         targets: Sequence[FusionMember],

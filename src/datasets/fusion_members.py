@@ -31,6 +31,9 @@ class Limited(Sequence):
     def __len__(self) -> int:
         return self.limit
 
+    def line_number(self, i: int) -> int:
+        return self.items.line_number(i)
+
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(self.limit))]
@@ -84,6 +87,9 @@ class ChatRecords(Sequence):
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def line_number(self, i: int) -> int:
+        return self.index.line_number(i)
 
     def __getitem__(self, i):  # type: ignore[override]
         data = self.index.raw(i)

@@ -39,7 +39,6 @@ from src.config import TrainingConfig
 from .builder import SamplePolicy, build_fusion_datasets, checked_image_paths, prepare_record, sample_policy
 from .conversation import build_conversation
 from .fusion_dataset import DATASET_NAME_KEY, FusionDataset, SampleContext
-from .fusion_members import entry_records
 from .image_frame import ImageFrame
 from .records import Record
 from .render import render_prefix, render_target
@@ -120,6 +119,7 @@ def build_rl_datasets(cfg: TrainingConfig, template: Any = None, *,
     return build_fusion_datasets(
         cfg,
         train_transform=lambda entry: RowBuilder(sample_policy(cfg, entry, train=True), with_response, frame),
-        eval_dataset=lambda t: RecordRows(t.name, entry_records(t, t.val_path, cfg.custom.val_sample_limit),
-                                          RowBuilder(sample_policy(cfg, t, train=False), with_response, frame)),
+        eval_dataset=lambda t, records: RecordRows(t.name, records,
+                                                   RowBuilder(sample_policy(cfg, t, train=False), with_response, frame)),
+        template=template,
     )

@@ -80,7 +80,8 @@ def build_stage2_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionDat
         cfg,
         train_transform=lambda entry: Stage2Encoder(
             template, RowBuilder(sample_policy(cfg, entry, train=True), with_response=True, frame=frame)),
-        eval_dataset=lambda target: encoded_eval_records(cfg, template, target),
+        eval_dataset=lambda target, records: encoded_eval_records(cfg, template, target, records),
+        template=template,
     )
 
 

@@ -10,7 +10,8 @@ Schema (version 1; see docs/provenance.md for every field):
 - `versions` (python + packages, null when not installed), `ms_swift_source`, `project_git`
 - `environment` (allowlisted variables), `hardware`
 - `datasets`: `files` (path, size, sha256, records per JSONL), `expected_counts`, `epoch_length`,
-  `seed`, `sampling`
+  `overlong` (`custom.overlong` and, per entry and split, the records over the token budget, dropped or cut,
+  and the objects dropped), `seed`, `sampling`
 - `rollout_server`: null unless vLLM server mode (see rollout.py)
 - mutable part, updated atomically at each save and at the end: `checkpoints`, `realized_counts`,
   `resumes`, `status`
@@ -79,6 +80,7 @@ def datasets_record(cfg: TrainingConfig, fusion: FusionConfig | None) -> dict[st
         "files": dataset_files(fusion) if fusion is not None else [],
         "expected_counts": None,
         "epoch_length": None,
+        "overlong": None,
         "seed": int(cfg.training.get("seed", 0)),
         "sampling": SAMPLING,
     }

@@ -115,6 +115,7 @@ class RunSession:
             manifest["created_at_step"] = global_step  # 0 unless resumed from another directory
             manifest["datasets"]["expected_counts"] = expected
             manifest["datasets"]["epoch_length"] = _length(train_dataset)
+            manifest["datasets"]["overlong"] = getattr(train_dataset, "overlong", None)  # custom.overlong's counts
         if resume is not None:
             manifest["resumes"].append(self._resume_entry(manifest, resume, global_step, expected))
         manifest["status"] = _status("running", global_step)

@@ -18,6 +18,7 @@ import src.config
 from src.config import load_training_config
 from src.config.swift_args import build_swift_kwargs
 from src.config.tools import validation  # noqa: F401  (the validate command)
+from src.config.tools import cli, plan_command  # noqa: F401  (every command; plan runs a child process)
 from src.config import server_mode  # noqa: F401
 cfg = load_training_config("configs/train/grpo/dense_2048.yaml")
 build_swift_kwargs(cfg)

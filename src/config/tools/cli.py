@@ -5,6 +5,7 @@
     validate [PATH ...] [--deep]   (default: every YAML file under configs/)
     migrate  OLD.yaml [--out NEW.yaml] | --tree OLD_ROOT --out NEW_ROOT [--report FILE]
     parity-report --old OLD_ROOT --new NEW_ROOT [--out FILE]
+    plan     --config P [--json] [--worst N] [key.path=value ...]   (runs python -m src.datasets.plan)
 
 Exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences; 2 usage error or a
 config that cannot be loaded (missing file, YAML syntax error, bad extends, cycle). User mistakes
@@ -23,6 +24,7 @@ from .commands import UsageError, run_diff, run_inspect, run_validate
 from .commands_migrate import MigrateUsageError, run_migrate, run_migration_diff, run_parity_report
 from .loading import LoadError
 from .output import Printer
+from .plan_command import run_plan
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -39,6 +41,8 @@ examples:
   parity-report --old ../seed/configs --new configs/migrated
   validate --deep               (also build each runnable preset's ms-swift arguments; imports ms-swift)
   validate P --set k=v          (with the overrides a launch would add; scripts/train.sh runs this first)
+  plan --config configs/smoke/sft_dense_tiny.yaml   (token counts of every record vs the mode's limits;
+                                the exit code is the plan's: 1 when records are over the budget)
 """
 
 
@@ -50,7 +54,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog, description="Inspect, diff and validate resolved training configs.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{inspect,diff,validate,migrate,parity-report}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{inspect,diff,validate,migrate,parity-report,plan}")
 
     p = sub.add_parser("inspect", parents=[common], help="print the extends chain and the resolved config",
                        description="Print the extends chain (low -> high precedence), then the resolved "
@@ -98,6 +102,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--old", required=True, metavar="OLD_ROOT")
     r.add_argument("--new", required=True, metavar="NEW_ROOT")
     r.add_argument("--out", metavar="FILE", help="write the Markdown table here (default: stdout)")
+
+    t = sub.add_parser("plan", parents=[common], help="token-budget plan of a preset's records (python -m src.datasets.plan)",
+                       description="Exact token counts of every record of the preset's fusion entries against the "
+                       "mode's limits (loads the tokenizer in a child process; exit 1 when records are over).")
+    t.add_argument("--config", required=True, help="training preset")
+    t.add_argument("--json", action="store_true", help="one JSON object")
+    t.add_argument("--worst", type=int, default=10, metavar="N", help="longest records listed (default 10)")
+    t.add_argument("overrides", nargs="*", metavar="key.path=value", help="command-line overrides")
     return parser
 
 
@@ -113,6 +125,8 @@ def _seed_format(path: str) -> bool:
 def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
     if args.command == "inspect":
         return run_inspect(args.config, args.overrides, args.format, args.explain, args.payload_only, out, err)
+    if args.command == "plan":
+        return run_plan(args.config, args.overrides, args.json, args.worst)
     if args.command == "migrate":
         return run_migrate(args.source, args.tree, args.out, args.report, out, err)
     if args.command == "parity-report":
