@@ -78,13 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_training_config(args.config, overrides=args.overrides)
         preflight(cfg)
-        records_preflight(cfg)  # every record and image of the run, before the model (src/datasets/preflight.py)
-        plan_preflight(cfg)  # token budget of every record vs custom.overlong (docs/data_contract.md)
         for warning in config_warnings(cfg):  # settings without effect that are harmless (docs/config_guide.md)
             print(f"warning: {warning.render()}", file=sys.stderr)
+        # the run-directory guard and the resume checks first (cheap); nothing is moved until the data passes
         cfg, session = open_run(cfg, args.config, args.overrides, resume=args.resume,
                                 allow_existing=args.allow_existing_run_dir,
                                 allow_changes=[k for keys in args.allow_config_change for k in keys])
+        records_preflight(cfg)  # every record and image of the run, before the model (src/datasets/preflight.py)
+        plan_preflight(cfg)  # token budget of every record vs custom.overlong (docs/data_contract.md)
+        session.activate()
     except (ConfigError, RunDirError, RecordError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -69,7 +69,7 @@ def open_run(
              "allow_config_change": list(allow_changes)}
     session = RunSession(cfg, plan, argv=list(sys.argv if argv is None else argv), overrides=list(overrides),
                          flags=flags, resume_check=check, preexisting_checkpoints=existing)
-    return cfg, session.activate()
+    return cfg, session  # the caller activates it once its own pre-flight checks pass
 
 
 def check_resume(cfg: TrainingConfig, plan: RunPlan, overrides: Sequence[str],

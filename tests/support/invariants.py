@@ -141,6 +141,12 @@ JSON_DECODER_ALLOWLIST: dict[str, str] = {
     "src/stage2/rollout/vllm_server.py": "the launch record written by server_launch",
     "src/stage2/rollout/transport.py": "HTTP bodies",
     "src/audit/template_fingerprint.py": "committed fingerprint file",
+    "src/config/image_budget.py": "the model folder's processor config (patch and merge size)",
+    "src/datasets/token_count.py": "the tokenizer's own serialised pre-tokenizer and normalizer",
+    "src/datasets/preflight_cache.py": "the pre-flight cache's own entries",
+    "src/datasets/convert/coco.py": "COCO / LVIS annotation files (dataset input, not model output)",
+    "src/datasets/convert/to_coco.py": "the converter's own category table",
+    "src/provenance/resume.py": "trainer_state.json of a checkpoint; a deep copy of the config tree",
 }
 
 
