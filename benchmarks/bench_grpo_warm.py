@@ -10,7 +10,7 @@ script reports the mean of the first and of the last quarter of the steps and a 
 draws the per-step curve with a moving average to ``benchmarks/grpo_warm_curve.png``, and, the steadier
 figure, evaluates greedy generation with ``src.eval`` before (the warm checkpoint) and after the GRPO
 steps, on the 16 records GRPO trained on and on the split's 8 held-out val records it never saw. The GRPO
-run is repeated for ``--seeds`` seeds (``training.seed`` / ``training.data_seed``); the report gives each
+run is repeated for ``--seeds`` seeds (``training.seed`` / ``data.data_seed``); the report gives each
 seed's before -> after and the mean change with its min..max over seeds. Whether localisation improves
 is the question it answers; no target.
 """
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     curves, walls = [], []
     for seed in seeds:
         print(f"GRPO from the warm checkpoint: {args.steps} steps, seed {seed} ...", flush=True)
-        walls.append(train(out / f"seed{seed}", args.steps, [f"training.seed={seed}", f"training.data_seed={seed}", *args.set]))
+        walls.append(train(out / f"seed{seed}", args.steps, [f"training.seed={seed}", f"data.data_seed={seed}", *args.set]))
         curves.append(per_step(out / f"seed{seed}"))
     curve = curves[0]
     quarter = max(1, len(curve) // 4)

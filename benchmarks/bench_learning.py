@@ -192,7 +192,7 @@ def plot(curves: dict[str, list[dict]], path: Path) -> bool:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.suptitle("tiny Qwen3-VL on the easy synthetic split: real images vs images shuffled between records")
+    fig.suptitle(f"tiny Qwen3-VL on the {EASY_DATA.name} split: real images vs images shuffled between records")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return True
