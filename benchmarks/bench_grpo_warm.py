@@ -1,6 +1,6 @@
 """Does GRPO improve the warm tiny checkpoint's localisation? Mean dense_loc_fbeta over K steps.
 
-    python benchmarks/bench_grpo_warm.py [--quick] [--steps 32] [--set KEY=VALUE ...] [--results PATH|none]
+    python benchmarks/bench_grpo_warm.py [--quick] [--steps 32] [--seeds 3] [--set KEY=VALUE ...] [--results PATH|none]
 
 Runs the GRPO smoke preset (``configs/smoke/grpo_dense_tiny.yaml``: the warm plain-JSON checkpoint from
 ``make artifacts-warm``, its 16 easy records, the four dense rewards, 4 completions per prompt at
@@ -8,8 +8,11 @@ temperature 1) for ``--steps`` optimizer steps and reads, per step, the mean of 
 that step's completions from ``logging.jsonl``. One prompt per step makes a step's mean noisy, so the
 script reports the mean of the first and of the last quarter of the steps and a least-squares slope,
 draws the per-step curve with a moving average to ``benchmarks/grpo_warm_curve.png``, and, the steadier
-figure, evaluates greedy generation on the 16 records with ``src.eval`` before (the warm checkpoint) and
-after the GRPO steps. Whether localisation improves is the question it answers; no target.
+figure, evaluates greedy generation with ``src.eval`` before (the warm checkpoint) and after the GRPO
+steps, on the 16 records GRPO trained on and on the split's 8 held-out val records it never saw. The GRPO
+run is repeated for ``--seeds`` seeds (``training.seed`` / ``data.data_seed``); the report gives each
+seed's before -> after and the mean change with its min..max over seeds. Whether localisation improves
+is the question it answers; no target.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ REWARDS = ("dense_loc_fbeta", "dense_cat_f1", "dense_parse", "dense_format")
 def train(run_dir: Path, steps: int, extra: list[str]) -> float:
     over = [f"training.output_dir={run_dir}", f"training.logging_dir={run_dir}/tb", f"training.max_steps={steps}",
             f"training.save_steps={steps}", *extra]
+    from src.models.cpu_env import training_env
+
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "src.sft", "--config", PRESET, "--allow-existing-run-dir", *over],
-                          cwd=C.REPO_ROOT, capture_output=True, text=True, check=False)
+                          cwd=C.REPO_ROOT, capture_output=True, text=True, check=False, env=training_env(None))
     if proc.returncode != 0:
         raise SystemExit(f"GRPO run failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
     return time.perf_counter() - t0
@@ -47,15 +52,26 @@ def per_step(run_dir: Path) -> list[dict[str, float]]:
             for r in rows if "reward" in r and "global_step/max_steps" in r]
 
 
-def greedy_scores(checkpoint: Path, out_dir: Path, extra: list[str]) -> dict[str, float]:
-    """Greedy ``src.eval`` metrics of ``checkpoint`` on the preset's 16 training records."""
+def greedy_scores(checkpoint: Path, out_dir: Path, extra: list[str], split: str = "train") -> dict[str, float]:
+    """Greedy ``src.eval`` metrics of ``checkpoint`` on the preset's records of ``split`` (train: the 16
+    GRPO trains on; val: the 8 held-out ones)."""
     from src.config import load_training_config
     from src.eval import evaluate
 
     cfg = load_training_config(C.REPO_ROOT / PRESET, [f"training.output_dir={out_dir}", *extra])
-    m = evaluate(cfg, checkpoint, split="train", batch_size=8, out_dir=out_dir, num_overlays=0, show=False)
+    m = evaluate(cfg, checkpoint, split=split, batch_size=8, out_dir=out_dir, num_overlays=0, show=False)
     return {"parse": m["parse/parse_rate"], "f1@0.5": m["match/f1@0.50"], "f1@0.5:0.95": m["match/f1@0.50:0.95"],
             "cat_f1@0.5": m["match/cat_f1@0.50"], "mAP": m["bbox/map"]}
+
+
+def change_lines(split: str, before: dict[str, float], afters: list[dict[str, float]]) -> list[str]:
+    """Per-seed before -> after, and the mean change with its min..max over seeds."""
+    lines = [f"greedy src.eval on {split}, warm -> after GRPO, seed {i}: " + ", ".join(
+        f"{k} {before[k]:.3f} -> {a[k]:.3f}" for k in before) for i, a in enumerate(afters)]
+    deltas = {k: [a[k] - before[k] for a in afters] for k in before}
+    lines.append(f"{split}: mean change over {len(afters)} seed(s) (min..max): " + ", ".join(
+        f"{k} {sum(d) / len(d):+.3f} ({min(d):+.3f}..{max(d):+.3f})" for k, d in deltas.items()))
+    return lines
 
 
 def slope(xs: list[float], ys: list[float]) -> float:
@@ -95,40 +111,48 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="4 steps, nothing recorded (tests)")
     ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--seeds", type=int, default=3, help="GRPO runs with seeds 0..N-1")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override")
     ap.add_argument("--out", default="output/bench/grpo_warm")
     ap.add_argument("--png", default="benchmarks/grpo_warm_curve.png")
     ap.add_argument("--results", default=None, help="RESULTS.md path, or 'none' (default: benchmarks/RESULTS.md)")
     args = ap.parse_args(argv)
     if args.quick:
-        args.steps = 4
+        args.steps, args.seeds = 4, 1
     C.ensure_repo_on_path()
     from src.models.warm_checkpoint import build_warm_checkpoint
 
     warm = build_warm_checkpoint("plain")
-    run_dir = (C.REPO_ROOT / args.out).resolve()
-    print(f"GRPO from the warm checkpoint: {args.steps} steps ...", flush=True)
-    wall = train(run_dir, args.steps, args.set)
-    curve = per_step(run_dir)
+    out = (C.REPO_ROOT / args.out).resolve()
+    seeds = list(range(args.seeds))
+    curves, walls = [], []
+    for seed in seeds:
+        print(f"GRPO from the warm checkpoint: {args.steps} steps, seed {seed} ...", flush=True)
+        walls.append(train(out / f"seed{seed}", args.steps, [f"training.seed={seed}", f"data.data_seed={seed}", *args.set]))
+        curves.append(per_step(out / f"seed{seed}"))
+    curve = curves[0]
     quarter = max(1, len(curve) // 4)
-    lines = [C.machine_line(), f"preset {PRESET} {' '.join(args.set)}, {len(curve)} steps, wall {wall:.0f}s", ""]
+    lines = [C.machine_line(), (f"preset {PRESET} {' '.join(args.set)}, {len(curve)} steps x {len(seeds)} seed(s), "
+                                f"wall {', '.join(f'{w:.0f}' for w in walls)} s"), "", "seed 0, per step:"]
     lines += C.print_table([[row["step"], *(f"{row[n]:.3f}" for n in ("reward", *REWARDS))] for row in curve],
                            ["step", "reward", *REWARDS])
     lines.append("")
-    for name in ("dense_loc_fbeta", "dense_cat_f1", "reward"):
-        values = [row[name] for row in curve]
-        first, last = sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
-        lines.append(f"{name}: first {quarter} steps {first:.3f} -> last {quarter} steps {last:.3f} "
-                     f"(slope {slope([row['step'] for row in curve], values):+.4f} per step)")
-    before = greedy_scores(warm, run_dir / "eval_warm", args.set)
-    after = greedy_scores(run_dir / f"checkpoint-{args.steps}", run_dir / "eval_after", args.set)
-    lines.append("greedy src.eval on the 16 records, warm -> after GRPO: " + ", ".join(
-        f"{k} {before[k]:.3f} -> {after[k]:.3f}" for k in before))
+    for seed, c in zip(seeds, curves):
+        for name in ("dense_loc_fbeta", "dense_cat_f1", "reward"):
+            values = [row[name] for row in c]
+            first, last = sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
+            lines.append(f"seed {seed} {name}: first {quarter} steps {first:.3f} -> last {quarter} steps {last:.3f} "
+                         f"(slope {slope([row['step'] for row in c], values):+.4f} per step)")
+    for split in ("train", "val"):
+        before = greedy_scores(warm, out / f"eval_warm_{split}", args.set, split)
+        afters = [greedy_scores(out / f"seed{seed}" / f"checkpoint-{args.steps}", out / f"seed{seed}" / f"eval_{split}",
+                                args.set, split) for seed in seeds]
+        lines += change_lines({"train": "the 16 GRPO records", "val": "the 8 held-out val records"}[split], before, afters)
     png = C.REPO_ROOT / args.png
     if not args.quick:
         plot(curve, png)
-        lines.append(f"curve: {png.relative_to(C.REPO_ROOT)}")
-    for line in lines[-5:]:
+        lines.append(f"curve (seed 0): {png.relative_to(C.REPO_ROOT)}")
+    for line in lines[-(2 * len(seeds) + 3):]:
         print(line)
     C.append_results("GRPO from the warm checkpoint: dense rewards per step (bench_grpo_warm)", lines,
                      path=C.results_path_from_args(args.results, args.quick))  # None (quick, 'none'): nothing

@@ -1,17 +1,22 @@
 #!/usr/bin/env python
 """Does training through this launcher teach the tiny model to *see*? Real run vs image-shuffled control.
 
-    python benchmarks/bench_learning.py [--quick] [--steps 400] [--eval-every 100] [--results PATH|none]
+    python benchmarks/bench_learning.py [--quick] [--steps 400] [--eval-every 100] [--model-variant pos|base]
+        [--spec FIELD=VALUE] [--runs real,control] [--threads N] [--results PATH|none]
 
-Two SFT runs of `python -m src.sft --config configs/smoke/sft_easy_tiny.yaml` from the random tiny
-model on the easy synthetic split (`--easy`: one or two large shapes on black, 12 descs), identical
-but for the training data: the control's images are shuffled between records (a derangement;
-labels kept), so only the image-text link is broken. Every `--eval-every` steps the checkpoint is
-evaluated on the (real) val split with `src.eval.evaluate` (greedy generation, Hungarian matching):
+Two SFT runs of `python -m src.sft --config configs/smoke/sft_easy_tiny.yaml` from a random tiny
+model (default the `pos` variant: a 2D sin-cos position code and 8-px patches, docs/learning.md) on the
+one-object easy split (`--easy --one-object`: one large shape on black, 12 descs; 4,096 train and 64
+val records; `--split easy` for one or two shapes), identical but for the training data: the
+control's images are shuffled between records (a derangement; labels kept), so only the image-text
+link is broken. Every `--eval-every` steps the checkpoint is evaluated on the (real) val split with
+`src.eval.evaluate` (greedy generation, Hungarian matching):
 
-- val loss (the trainer's eval loss), parse rate, F1@0.5 (IoU >= 0.5, desc ignored), mAP (COCO
-  bbox AP@[.5:.95], per desc), desc accuracy (multiset of predicted descs vs the image's ground
-  truth descs, location ignored: matched / max(predicted, true) summed over images).
+- val loss (the trainer's eval loss, per target token), parse rate, F1@0.5 (IoU >= 0.5, desc
+  ignored), mAP (COCO bbox AP@[.5:.95], per desc), desc accuracy (multiset of predicted descs vs the
+  image's ground truth descs, location ignored: matched / max(predicted, true) summed over images),
+  loc F-beta (the dense_loc_fbeta reward's F1 over IoU 0.5:0.95), the number of distinct predicted
+  boxes, and the mean training loss per desc and per coordinate token since the previous point.
 
 A model that ignores the image can learn the label prior (parse rate 1, desc accuracy near chance
 1/12 for the most frequent answer, F1 of the average box); only the real run can go beyond. The
@@ -34,15 +39,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
 PRESET = "configs/smoke/sft_easy_tiny.yaml"
-EASY_DATA = C.REPO_ROOT / "artifacts" / "data" / "synthetic_easy"
-KEYS = ("val_loss", "parse_rate", "f1@0.5", "mAP", "desc_acc")
+SPLITS = {  # name: (data directory, fusion config, one object per image)
+    "one-object": ("synthetic_easy_one", "configs/fusion/variants/synthetic_easy_one.yaml", True),
+    "easy": ("synthetic_easy", "configs/fusion/variants/synthetic_easy.yaml", False),
+}
+KEYS = ("val_loss", "parse_rate", "f1@0.5", "mAP", "desc_acc", "loc_fbeta", "distinct_boxes",
+        "train_desc_loss", "train_coord_loss")
+EASY_DATA = C.REPO_ROOT / "artifacts" / "data" / "synthetic_easy_one"  # set by main() from --split
 
 
-def build_data(n_train: int, n_val: int) -> Path:
+def build_data(n_train: int, n_val: int, one_object: bool = True) -> Path:
     C.ensure_repo_on_path()
     from src.datasets.synthetic import SyntheticSpec, generate_dataset
 
-    return generate_dataset(EASY_DATA, SyntheticSpec(seed=0, n_train=n_train, n_val=n_val, easy=True))
+    spec = SyntheticSpec(seed=0, n_train=n_train, n_val=n_val, easy=True, one_object=one_object)
+    return generate_dataset(EASY_DATA, spec)
+
+
+def build_model(variant: str, spec_overrides: list[str]) -> str | None:
+    """The model directory of ``variant`` (a key of TINY_VARIANTS), with ``--spec`` fields on top
+    (built under artifacts/tiny-exp-<fingerprint>); None for the preset's own model."""
+    C.ensure_repo_on_path()
+    from dataclasses import fields, replace
+
+    from src.models.tiny_qwen3_vl import TINY_VARIANTS, build_tiny_model
+
+    out, spec = TINY_VARIANTS[variant]
+    if spec_overrides:
+        types = {f.name: f.type for f in fields(spec)}
+        values = dict(item.split("=", 1) for item in spec_overrides)
+        cast = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true"), "str": str}
+        spec = replace(spec, **{k: cast[types[k]](v) for k, v in values.items()})
+        out = f"artifacts/tiny-exp-{spec.fingerprint()}"
+    if variant == "base" and not spec_overrides:
+        return None
+    build_tiny_model(C.REPO_ROOT / out, spec)
+    return out
 
 
 def write_control(data: Path, out: Path) -> Path:
@@ -65,19 +97,46 @@ def write_control(data: Path, out: Path) -> Path:
     return fusion
 
 
-def overrides(run_dir: Path, steps: int, every: int, fusion: Path | None, extra: list[str]) -> list[str]:
-    out = [*extra, f"training.output_dir={run_dir}", f"training.logging_dir={run_dir}/tb", f"training.max_steps={steps}",
+def overrides(run_dir: Path, steps: int, every: int, fusion: Path | str, extra: list[str]) -> list[str]:
+    out = [f"custom.fusion_config={fusion}", *extra, f"training.output_dir={run_dir}", f"training.logging_dir={run_dir}/tb", f"training.max_steps={steps}",
            f"training.save_steps={every}", f"training.eval_steps={every}", "training.save_total_limit=null"]
-    return out + ([f"custom.fusion_config={fusion}"] if fusion else [])
+    return out
 
 
-def train(run_dir: Path, over: list[str]) -> float:
-    cmd = [sys.executable, "-m", "src.sft", "--config", PRESET, *over]
+def train(run_dir: Path, over: list[str], threads: int | None) -> float:
+    from src.models.cpu_env import training_env
+
+    cmd = [sys.executable, "-m", "src.sft", "--config", PRESET, "--allow-existing-run-dir", *over]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=C.REPO_ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=C.REPO_ROOT, capture_output=True, text=True, check=False,
+                          env=training_env(threads))
     if proc.returncode != 0:
         raise SystemExit(f"training failed ({' '.join(cmd)}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     return time.perf_counter() - t0
+
+
+def box_scores(pred_file: Path, val_jsonl: Path) -> tuple[float, int]:
+    """Mean loc F-beta (the dense_loc_fbeta reward's F1 over IoU 0.5:0.95, pixels) and the number of
+    distinct predicted boxes over the evaluated images (a model that ignores the image repeats a few)."""
+    from src.rewards.dense import loc_fbeta, objects_from_dicts
+
+    truth = [json.loads(line)["objects"] for line in val_jsonl.read_text().splitlines()]
+    preds = [json.loads(line) for line in pred_file.read_text().splitlines()]
+    scores = [loc_fbeta(objects_from_dicts(p["objects"]), objects_from_dicts(truth[p["index"]])) for p in preds]
+    boxes = {tuple(o.get("bbox_2d") or ()) for p in preds for o in p["objects"]}
+    return (sum(scores) / len(scores) if scores else 0.0), len(boxes)
+
+
+def token_type_losses(window: list[dict]) -> dict[str, float | None]:
+    """Mean training loss per desc / coordinate target token over the logged steps of ``window``
+    (the telemetry's ``loss/token_type/*``, weighted by each step's token counts)."""
+    out = {}
+    for kind in ("desc", "coord"):
+        pairs = [(r[f"loss/token_type/{kind}"], r[f"tokens/token_type/{kind}"]) for r in window
+                 if f"loss/token_type/{kind}" in r]
+        total = sum(n for _, n in pairs)
+        out[f"train_{kind}_loss"] = sum(v * n for v, n in pairs) / total if total else None
+    return out
 
 
 def desc_accuracy(pred_file: Path, val_jsonl: Path) -> float:
@@ -97,16 +156,20 @@ def evaluate_run(run_dir: Path, over: list[str], n_val: int) -> list[dict]:
     from src.eval import evaluate
 
     cfg = load_training_config(C.REPO_ROOT / PRESET, over)
-    losses = {row["global_step/max_steps"].split("/")[0]: row["eval_loss"]
-              for row in map(json.loads, (run_dir / "logging.jsonl").read_text().splitlines()) if "eval_loss" in row}
-    curve = []
+    rows = [json.loads(line) for line in (run_dir / "logging.jsonl").read_text().splitlines()]
+    losses = {row["global_step/max_steps"].split("/")[0]: row["eval_loss"] for row in rows if "eval_loss" in row}
+    curve, prev = [], 0
     for ckpt in sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])):
         step = int(ckpt.name.split("-")[1])
         m = evaluate(cfg, ckpt, split="val", num=n_val, batch_size=16, num_overlays=4, show=False)
-        out = run_dir / "eval" / ckpt.name / "val"
+        preds = run_dir / "eval" / ckpt.name / "val" / "predictions.jsonl"
+        loc, distinct = box_scores(preds, EASY_DATA / "val.jsonl")
+        window = [r for r in rows if "loss" in r and prev < int(r["global_step/max_steps"].split("/")[0]) <= step]
+        prev = step
         curve.append({"step": step, "val_loss": losses.get(str(step)), "parse_rate": m["parse/parse_rate"],
                       "f1@0.5": m["match/f1@0.50"], "mAP": m["bbox/map"],
-                      "desc_acc": desc_accuracy(out / "predictions.jsonl", EASY_DATA / "val.jsonl")})
+                      "desc_acc": desc_accuracy(preds, EASY_DATA / "val.jsonl"), "loc_fbeta": loc,
+                      "distinct_boxes": distinct, **token_type_losses(window)})
     return curve
 
 
@@ -119,7 +182,8 @@ def plot(curves: dict[str, list[dict]], path: Path) -> bool:
     except ImportError:
         print("matplotlib is not installed: no PNG (pip install matplotlib)")
         return False
-    fig, axes = plt.subplots(1, len(KEYS), figsize=(4 * len(KEYS), 3.4))
+    fig, axes = plt.subplots(3, 3, figsize=(12, 9))
+    axes = axes.ravel()
     for ax, key in zip(axes, KEYS):
         for name, curve in curves.items():
             pts = [(row["step"], row[key]) for row in curve if row[key] is not None]
@@ -128,14 +192,14 @@ def plot(curves: dict[str, list[dict]], path: Path) -> bool:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.suptitle("tiny Qwen3-VL on the easy synthetic split: real images vs images shuffled between records")
+    fig.suptitle(f"tiny Qwen3-VL on the {EASY_DATA.name} split: real images vs images shuffled between records")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return True
 
 
 def fmt(v) -> str:
-    return "-" if v is None else f"{v:.3f}"
+    return "-" if v is None else str(v) if isinstance(v, int) else f"{v:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,8 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a few steps, to check the benchmark runs")
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--eval-every", type=int, default=100)
-    ap.add_argument("--train", type=int, default=512, help="easy training records")
-    ap.add_argument("--val", type=int, default=16, help="val records evaluated at each point")
+    ap.add_argument("--split", choices=sorted(SPLITS), default="one-object",
+                    help="one-object: exactly one shape per image (default); easy: one or two")
+    ap.add_argument("--train", type=int, default=4096, help="training records of the split")
+    ap.add_argument("--val", type=int, default=64, help="val records evaluated at each point (the split has 64)")
+    ap.add_argument("--model-variant", default="pos",
+                    help="tiny model variant (src.models.tiny_qwen3_vl.TINY_VARIANTS; default pos: docs/learning.md)")
+    ap.add_argument("--spec", action="append", default=[], metavar="FIELD=VALUE",
+                    help="TinySpec field on top of the variant, e.g. text_layers=4 (exploration; repeatable)")
+    ap.add_argument("--runs", default="real,control", help="which runs: real,control (default) or one of them")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: as the environment says)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for both runs, e.g. training.learning_rate=3.0e-3 (repeatable)")
     ap.add_argument("--out", default="output/bench/learning")
@@ -154,38 +226,55 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.steps, args.eval_every, args.val = 4, 2, 4
     out = (C.REPO_ROOT / args.out).resolve()
-    data = build_data(args.train, 64)
+    global EASY_DATA
+    data_name, real_fusion, one_object = SPLITS[args.split]
+    EASY_DATA = C.REPO_ROOT / "artifacts" / "data" / data_name
+    data = build_data(args.train, 64, one_object)
+    model = build_model(args.model_variant, args.spec)
+    # A variant's directory has no recorded template fingerprint (src/audit keys them by directory name):
+    # its runs record the fingerprint instead of checking it.
+    extra = [*([f"model.model={model}", "custom.template_fingerprint=null"] if model else []), *args.set]
     control_fusion = write_control(data, out / "control_data")
     curves, walls = {}, {}
-    for name, fusion in (("real", None), ("control", control_fusion)):
+    for name, fusion in (("real", real_fusion), ("control", control_fusion)):
+        if name not in args.runs.split(","):
+            continue
         run_dir = out / name
-        over = overrides(run_dir, args.steps, args.eval_every, fusion, args.set)
+        over = overrides(run_dir, args.steps, args.eval_every, fusion, extra)
         print(f"training {name}: {args.steps} steps ...", flush=True)
-        walls[name] = train(run_dir, over)
+        walls[name] = train(run_dir, over, args.threads)
         t0 = time.perf_counter()
         curves[name] = evaluate_run(run_dir, over, args.val)
         walls[name + " eval"] = time.perf_counter() - t0
     header = ["run", "step", *KEYS]
     rows = [[name, row["step"], *(fmt(row[k]) for k in KEYS)] for name, curve in curves.items() for row in curve]
-    setup = (f"preset {PRESET} {' '.join(args.set)}, {args.train} easy train records, {args.val} val records, "
-             f"{args.steps} steps of batch 8")
+    setup = (f"preset {PRESET} {' '.join(extra)}, model variant {args.model_variant} {' '.join(args.spec)}, "
+             f"{args.train} {args.split} train records, {args.val} val records, {args.steps} steps of batch 8")
     lines = [C.machine_line(), setup, ""]
     lines += C.print_table(rows, header)
+    (out / "curves.json").write_text(json.dumps(curves, indent=2) + "\n")
+    if set(curves) != {"real", "control"}:
+        C.append_results("Learning: one run, no control (bench_learning)", lines,
+                         path=C.results_path_from_args(args.results, args.quick))
+        return 0
     real, control = curves["real"][-1], curves["control"][-1]
     f1_met = "met" if real["f1@0.5"] >= control["f1@0.5"] + 0.3 else "NOT met"
     desc_met = "met" if real["desc_acc"] >= 0.9 else "NOT met"
+    gap = (control["val_loss"] - real["val_loss"]) if None not in (real["val_loss"], control["val_loss"]) else None
+    gap_met = "met" if gap is not None and gap >= 0.1 else "NOT met"
     walls_line = ", ".join(f"{k} {v:.0f}" for k, v in walls.items())
     lines += ["", f"wall seconds (shared machine; compare within this run only): {walls_line}",
               (f"final F1@0.5 real {real['f1@0.5']:.3f} vs control {control['f1@0.5']:.3f} "
                f"(target real >= control + 0.3: {f1_met})"),
               (f"final desc accuracy real {real['desc_acc']:.3f} vs control {control['desc_acc']:.3f} "
-               f"(target real >= 0.9: {desc_met})")]
+               f"(target real >= 0.9: {desc_met})"),
+              (f"final val loss per target token real {fmt(real['val_loss'])} vs control {fmt(control['val_loss'])} "
+               f"(target control - real >= 0.1: {gap_met})")]
     png = C.REPO_ROOT / args.png
     if plot(curves, png):
         lines.append(f"curves: {png.relative_to(C.REPO_ROOT) if png.is_relative_to(C.REPO_ROOT) else png}")
-    for line in lines[-4:]:
+    for line in lines[-5:]:
         print(line)
-    (out / "curves.json").write_text(json.dumps(curves, indent=2) + "\n")
     C.append_results("Learning: real vs image-shuffled control (bench_learning)", lines,
                      path=C.results_path_from_args(args.results, args.quick))  # None (quick, 'none'): nothing
     return 0

@@ -121,10 +121,31 @@ class TinySpec:
     patch_size: int = 16
     merge_size: int = 2
     max_position_embeddings: int = 32768
+    # Opt-in, added after version 1 (issue #27): a variant that sets them gets its own fingerprint; at
+    # their defaults they are left out of it, so the default model's fingerprint (and cache) is unchanged.
+    pos_code: str = "learned"  # visual.pos_embed: "learned" (random init) or "sincos" (2D sin-cos, see pos_code.py)
+    rope_theta: float = 5_000_000.0
 
     def fingerprint(self) -> str:
-        payload = json.dumps({"builder": BUILDER_VERSION, **asdict(self)}, sort_keys=True)
+        fields = asdict(self)
+        for name, default in OPT_IN_DEFAULTS.items():
+            if fields[name] == default:
+                del fields[name]
+        payload = json.dumps({"builder": BUILDER_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+OPT_IN_DEFAULTS = {"pos_code": "learned", "rope_theta": 5_000_000.0}
+
+# Named variants: (directory under the repository, spec). "base" is the model the tests and smokes use.
+TINY_VARIANTS: dict[str, tuple[str, TinySpec]] = {
+    "base": ("artifacts/tiny-qwen3-vl", TinySpec()),
+    "coord": ("artifacts/tiny-qwen3-vl-coord", TinySpec(coord_tokens=True)),
+    # Issue #27: what pretraining gives a real tower and the random one lacks, measured in
+    # docs/learning.md: an absolute position code as large as the patch embedding, and 8-px patches
+    # (64 image tokens per 128-px image, 3-9 per object side instead of 1-2). Used by the learning benchmark.
+    "pos": ("artifacts/tiny-qwen3-vl-pos", TinySpec(pos_code="sincos", patch_size=8)),
+}
 
 
 def qwen_tiktoken_path() -> Path:
@@ -190,7 +211,7 @@ def build_config(spec: TinySpec, vocab_size: int):
             "max_position_embeddings": spec.max_position_embeddings,
             "rope_parameters": {
                 "rope_type": "default",
-                "rope_theta": 5_000_000.0,
+                "rope_theta": spec.rope_theta,
                 "mrope_section": mrope_section,
                 "mrope_interleaved": True,
             },
@@ -243,6 +264,13 @@ def _write_model(spec: TinySpec, out: Path) -> None:
     config = build_config(spec, vocab_size)
     torch.manual_seed(spec.seed)
     model = Qwen3VLForConditionalGeneration(config).to(torch.float32).eval()
+    if spec.pos_code == "sincos":
+        from .pos_code import sincos_grid
+
+        with torch.no_grad():
+            model.model.visual.pos_embed.weight.copy_(sincos_grid(model.model.visual.num_grid_per_side, spec.vision_hidden))
+    elif spec.pos_code != "learned":
+        raise ValueError(f"TinySpec.pos_code must be 'learned' or 'sincos', got {spec.pos_code!r}")
     model.generation_config.eos_token_id = [PINNED_IDS["<|im_end|>"], PINNED_IDS["<|endoftext|>"]]
     model.generation_config.pad_token_id = PINNED_IDS["<|endoftext|>"]
     model.save_pretrained(out, safe_serialization=True)

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from src.models.cpu_env import training_env
+
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +56,9 @@ MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "pr
 RECIPE_VERSION = 1
 # One CPU thread: float sums (and so the weights) depend on the thread count; with one the result is
 # the same on every machine with the same instruction set, and two variants build at once on 2 cores.
-TRAINING_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+# The environment also carries glibc malloc tunables that keep the step's vocabulary-sized buffers
+# mapped (src/models/cpu_env.py: same arithmetic, bit-identical weights, a faster step).
+TRAINING_THREADS = 1
 PINNED = ("torch", "transformers", "ms-swift", "trl", "peft")
 
 
@@ -141,7 +145,7 @@ def build_warm_checkpoint(name: str, out: str | os.PathLike | None = None, force
         run_dir = work / "run"
         cmd = [sys.executable, "-m", "src.sft", "--config", RECIPE, *training_overrides(variant, run_dir)]
         logger.info("training warm checkpoint %s: %d SFT steps (%s)", name, WARM_STEPS, " ".join(cmd[3:]))
-        env = {**os.environ, **TRAINING_ENV}
+        env = training_env(TRAINING_THREADS)
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"warm checkpoint {name}: the SFT run failed (exit {proc.returncode}):\n"

@@ -38,3 +38,23 @@ def test_desc_accuracy_is_multiset_overlap_over_the_larger_side(tmp_path):
         {"index": 1, "objects": []})) + "\n")
     # image 0: 2 right of max(3 predicted, 2 true); image 1: 0 of max(0, 1)
     assert bench.desc_accuracy(preds, val) == 2 / 4
+
+
+def test_box_scores_give_loc_fbeta_and_count_distinct_boxes(tmp_path):
+    val = tmp_path / "val.jsonl"
+    val.write_text("\n".join(json.dumps({"objects": [{"desc": "red ellipse", "bbox_2d": box}]})
+                             for box in ([0, 0, 40, 40], [60, 60, 100, 100])) + "\n")
+    preds = tmp_path / "predictions.jsonl"
+    preds.write_text("\n".join(json.dumps(p) for p in (
+        {"index": 0, "objects": [{"desc": "red ellipse", "bbox_2d": [0, 0, 40, 40]}]},  # exact: F 1 at every IoU
+        {"index": 1, "objects": [{"desc": "red ellipse", "bbox_2d": [0, 0, 40, 40]}]})) + "\n")  # misses: 0
+    loc, distinct = bench.box_scores(preds, val)
+    assert loc == 0.5 and distinct == 1
+
+
+def test_token_type_losses_weight_each_step_by_its_token_count():
+    window = [{"loss/token_type/coord": 2.0, "tokens/token_type/coord": 30, "loss/token_type/desc": 1.0,
+               "tokens/token_type/desc": 10},
+              {"loss/token_type/coord": 4.0, "tokens/token_type/coord": 10}]  # a step without desc tokens
+    assert bench.token_type_losses(window) == {"train_desc_loss": 1.0, "train_coord_loss": 2.5}
+    assert bench.token_type_losses([]) == {"train_desc_loss": None, "train_coord_loss": None}

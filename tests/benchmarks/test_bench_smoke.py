@@ -56,6 +56,14 @@ def test_grpo_warm_curve_statistics(tmp_path):
     assert step["step"] == 2 and step["reward"] == 0.7 and step["dense_loc_fbeta"] == 0.5
 
 
+def test_grpo_warm_reports_the_mean_change_and_its_spread_over_seeds():
+    before = {"f1@0.5": 0.5, "mAP": 0.2}
+    lines = bench_grpo_warm.change_lines("held-out", before, [{"f1@0.5": 0.6, "mAP": 0.2}, {"f1@0.5": 0.4, "mAP": 0.5}])
+    assert lines[0] == "greedy src.eval on held-out, warm -> after GRPO, seed 0: f1@0.5 0.500 -> 0.600, mAP 0.200 -> 0.200"
+    assert lines[-1] == ("held-out: mean change over 2 seed(s) (min..max): f1@0.5 +0.000 (-0.100..+0.100), "
+                         "mAP +0.150 (+0.000..+0.300)")
+
+
 def test_results_block_has_machine_date_commit(tmp_path):
     path = tmp_path / "RESULTS.md"
     C.append_results("Bench A", ["figure 1", "ratio 0.9"], command="python benchmarks/x.py", path=path)
