@@ -60,7 +60,9 @@ bench: artifacts artifacts-warm
 	$(PY) benchmarks/run_all.py
 
 # Does the launcher teach the tiny model to see? Real run vs image-shuffled control, curves + PNG
-# (docs/learning.md). 400 steps per run, about 10 minutes each on 2 idle cores; figures go to RESULTS.md.
+# (docs/learning.md). By default the tiny `pos` variant on the one-object split (4,096 train / 64 val),
+# 400 steps per run; the recorded run used LEARN_ARGS="--steps 900 --eval-every 300" (about 8 minutes per
+# run on one thread). Figures go to RESULTS.md.
 learn: artifacts
 	$(PY) benchmarks/bench_learning.py $(LEARN_ARGS)
 
