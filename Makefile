@@ -28,6 +28,7 @@ artifacts: install
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_dense_b --train 48 --val 8 --seed 1
 	$(PY) -m src.datasets.synthetic_chat --out $(ART)/data/synthetic_chat --train 32 --val 8 --seed 0
 	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_easy --easy --train 512 --val 64 --seed 0
+	$(PY) -m src.datasets.synthetic --out $(ART)/data/synthetic_easy_one --easy --one-object --train 4096 --val 64 --seed 0
 
 # The warm "stage-1" tiny checkpoints the GRPO, GKD and stage2_ab smokes start from (and their 16 easy
 # records): 200 SFT steps each, both variants at once on one thread each (about 5 minutes on 2 idle

@@ -202,6 +202,10 @@ def tensorboard_dir_env(logging_dir: str | None, *, restore: bool) -> Iterator[N
 def swift_arguments(cfg: TrainingConfig, *, offline: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
     """The run's ms-swift arguments object, or a ConfigError (see the module docstring)."""
     kwargs = build_swift_kwargs(cfg) if kwargs is None else kwargs
+    if os.environ.get("TQDM_DISABLE") == "1" and "disable_tqdm" not in kwargs:
+        # Bars are off (src/trainers/console.py): the trainer takes its printer callback, which logs the same
+        # lines. Its progress callback would write to a disabled bar's missing `fp` once an evaluation starts.
+        kwargs = {**kwargs, "disable_tqdm": True}
     cls = _arguments_class(cfg, offline)
     name = "RLHFArguments" if cfg.is_rlhf else "SftArguments"
     try:

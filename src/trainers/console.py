@@ -64,12 +64,12 @@ class _HarmlessFilter(logging.Filter):
 
 def quiet_progress_bars(verbose: bool) -> None:
     """Progress bars are for terminals: when stderr is not one (a log file, CI), the bars, which redraw
-    themselves with carriage returns, redraw at most once a minute and ms-swift's one line per logged
-    step stays. They are not disabled: a disabled tqdm has no `fp`, which ms-swift's progress callback
-    writes to when an evaluation starts during training. tqdm reads its TQDM_* variables when a bar is
-    made, so this runs before anything heavy."""
+    themselves with carriage returns and blank lines, are off and ms-swift's one line per logged step
+    stays. tqdm reads its TQDM_* variables when it is imported, so this runs before anything heavy. The
+    trainer is then built with `disable_tqdm` (src/boundary/arguments.py), so it prints its log lines
+    itself instead of through a progress bar."""
     if not verbose and not sys.stderr.isatty():
-        os.environ.setdefault("TQDM_MININTERVAL", "60")
+        os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def _console_handlers(logger: logging.Logger) -> list[logging.Handler]:
