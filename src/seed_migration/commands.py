@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..paths import display_path, locate_config_file
-from .diffing import render_value
+from src.config.paths import display_path, locate_config_file
+from src.config.tools.diffing import render_value
+from src.config.tools.output import Printer
+
 from .migrate import FileReport, migrate_document, migrate_tree, report_markdown
 from .migration_parity import MigrationParity, migration_parity, parity_table
-from .output import Printer
 
 
 class MigrateUsageError(Exception):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..migrations import MIGRATIONS
+from src.config.migrations import MIGRATIONS
 
 Status = Literal["renamed", "converted", "dropped", "untranslated"]
 MISSING: Any = object()

@@ -19,12 +19,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..extends import EXTENDS_KEY
-from ..fusion import LIST_KEYS
-from ..paths import REPO_ROOT, display_path
-from ..resolve import resolve_config
-from ..yaml_io import join_index, join_key, load_yaml_file
+from src.config.errors import ConfigError
+from src.config.extends import EXTENDS_KEY
+from src.config.fusion import LIST_KEYS
+from src.config.paths import REPO_ROOT, display_path
+from src.config.resolve import resolve_config
+from src.config.yaml_io import join_index, join_key, load_yaml_file
+
 from .seed_table import OP_PARAM_RENAMES, RULES_BY_KEY, Context, Outcome, Status
 from .yaml_emit import comments_of, emit
 
