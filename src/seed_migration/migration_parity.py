@@ -28,6 +28,7 @@ from src.config.tools.parity import FUSION_PREFIX, augmentation_disabled, parity
 from src.config.yaml_io import load_yaml_file
 
 from .migrate import Translation, translate
+from .seed_paths import PathPlan, SeedLayout
 from .seed_table import Context
 
 FUSION_PATH = "custom.fusion_config"
@@ -76,7 +77,7 @@ def seed_fusion(path: Path) -> tuple[dict[str, Any] | None, list[Translation], s
             if key in doc.data:
                 lists[key] = _merge_list(lists[key], doc, key, problems)
     data = {k: [e.data for e in v] for k, v in lists.items()}
-    res = translate(data, fusion=True)
+    res = translate(data, fusion=True, paths=PathPlan(SeedLayout.of(path)))  # JSONL paths as `migrate` writes them
     for entries in res.data.values():
         for entry in entries:
             entry.setdefault("name", entry.get("dataset"))
