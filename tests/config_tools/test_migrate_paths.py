@@ -93,3 +93,10 @@ def test_config_tools_name_where_migrate_moved(capsys):
 @pytest.mark.parametrize("argv", [["migrate", "--help"], ["inspect", "--help"]])
 def test_inspect_config_keeps_every_command(argv, capsys):
     assert main(argv) == 0
+
+
+def test_a_migrated_file_is_named_repo_relative_inside_the_repo_absolute_elsewhere(tmp_path):
+    from src.seed_migration.seed_paths import reference
+
+    assert reference(REPO_ROOT / "configs" / "migrated" / "fusion" / "f.yaml") == "configs/migrated/fusion/f.yaml"
+    assert reference(tmp_path / "f.yaml") == str((tmp_path / "f.yaml").resolve())
