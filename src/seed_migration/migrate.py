@@ -25,9 +25,10 @@ from src.config.fusion import JSONL_KEYS, LIST_KEYS
 from src.config.paths import display_path
 from src.config.resolve import resolve_config
 from src.config.yaml_io import join_index, join_key, load_yaml_file
+from src.constants import MISSING
 
 from .seed_paths import PathPlan, Rewrite, SeedLayout
-from .seed_table import MISSING, OP_PARAM_RENAMES, RULES_BY_KEY, Context, Outcome, Status
+from .seed_table import OP_PARAM_RENAMES, RULES_BY_KEY, Context, Outcome, Status
 from .yaml_emit import comments_of, emit
 
 FUSION_KEYS = frozenset((EXTENDS_KEY, *LIST_KEYS))

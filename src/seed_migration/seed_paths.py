@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from src.config.paths import REPO_ROOT
+from src.constants import MISSING
 
-from .seed_table import MISSING, Status
+from .seed_table import Status
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,10 @@ class PathPlan:
     layout: SeedLayout
     migrated: Mapping[Path, Path] = field(default_factory=dict)  # seed file (resolved) -> its migrated file
 
-    def _config(self, written: str, target: Path | None, kept: bool) -> Rewrite | None:
+    def _config(self, written: str, target: Path | None) -> Rewrite:
         if target is not None and target in self.migrated:
-            new = self.migrated[target]
-            return None if kept else Rewrite(reference(new), "converted", f"{written} (seed path) is the migrated "
-                                             f"{reference(new)}", "migrated")
+            new = reference(self.migrated[target])
+            return Rewrite(new, "converted", f"{written} (seed path) is the migrated {new}", "migrated")
         if target is None:
             return Rewrite(MISSING, "untranslated", f"{written} is relative to the seed repository, whose root is "
                            f"unknown here ({self.layout.configs} is not named configs): write the path", "nowhere")
@@ -89,23 +89,23 @@ class PathPlan:
     def fusion_config(self, written: Any) -> Rewrite | None:
         if not isinstance(written, str) or not written:
             return None
-        return self._config(written, self.layout.locate(written), kept=False)
+        return self._config(written, self.layout.locate(written))
 
     def extends(self, written: Any, file: Path) -> tuple[Any, list[Rewrite]]:
         """The `extends` value to write (a string or a list, as written) and what was rewritten."""
         items = [written] if isinstance(written, str) else written if isinstance(written, list) else []
         out, notes = [], []
         for item in items:
-            rewrite = self._config(item, (file.parent / item).resolve(), kept=True) if isinstance(item, str) else None
-            if rewrite is None:
+            target = (file.parent / item).resolve() if isinstance(item, str) else None
+            if target is None or target in self.migrated:  # the same layout: the relative path still holds
                 out.append(item)
-            else:
-                notes.append(rewrite)
-                if rewrite.value is not MISSING:
-                    out.append(rewrite.value)
+                continue
+            rewrite = self._config(item, target)
+            notes.append(rewrite)
+            out.append(rewrite.value)
         if not notes:
             return written, []
-        return (out[0] if isinstance(written, str) and out else out), notes
+        return (out[0] if isinstance(written, str) else out), notes
 
     def data(self, written: Any) -> Rewrite | None:
         if not isinstance(written, str) or not written or Path(written).is_absolute():
