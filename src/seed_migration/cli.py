@@ -65,7 +65,8 @@ def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int | Non
     return None
 
 
-EXTENSION = config_cli.Extension(_add_parsers, _dispatch, EPILOG, (MigrateUsageError,))
+EXTENSION = config_cli.Extension(_add_parsers, _dispatch, EPILOG, " Migrate the seed system's configs into ours.",
+                                 (MigrateUsageError,))
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

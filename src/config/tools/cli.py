@@ -40,6 +40,7 @@ class Extension:
     add_parsers: Callable[[Any, argparse.ArgumentParser], None]  # (subparsers, the common parent parser)
     dispatch: Callable[[argparse.Namespace, Printer, Printer], int | None]  # None: not its command
     epilog: str = ""
+    description: str = ""
     usage_errors: tuple[type[Exception], ...] = ()
 
 
@@ -64,7 +65,8 @@ def build_parser(prog: str | None = None, extension: Extension | None = None) ->
     common.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour and tables: auto (when stdout is a terminal), always, never")
     parser = argparse.ArgumentParser(
-        prog=prog, description="Inspect, diff and validate resolved training configs.",
+        prog=prog, description="Inspect, diff and validate resolved training configs."
+        + (extension.description if extension else ""),
         epilog=EPILOG + (extension.epilog if extension else ""), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     names = "inspect,diff,validate,plan" + (",migrate,parity-report" if extension else "")
