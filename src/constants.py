@@ -6,6 +6,8 @@ config and dataset code included, may import it.
 
 from __future__ import annotations
 
+from typing import Any
+
 # The label of a token that carries no loss (transformers' / ms-swift's ``ignore_index``).
 IGNORE_INDEX: int = -100
 
@@ -17,4 +19,7 @@ GEOMETRY_KEYS: tuple[str, ...] = ("bbox_2d", "poly", "line")
 # src/datasets/image_frame.py; this is the default the augmentation ops and their config use.)
 IMAGE_SIZE_MULTIPLE: int = 32
 
-__all__ = ["GEOMETRY_KEYS", "IGNORE_INDEX", "IMAGE_SIZE_MULTIPLE"]
+# An absent value (a key not written, a field without a default), distinct from an explicit null.
+MISSING: Any = object()
+
+__all__ = ["GEOMETRY_KEYS", "IGNORE_INDEX", "IMAGE_SIZE_MULTIPLE", "MISSING"]

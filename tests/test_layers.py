@@ -17,7 +17,8 @@ from src.config.paths import REPO_ROOT
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("constants", "distributed"),  # shared constants; the collectives (import nothing from src)
     ("config",),  # YAML layers -> TrainingConfig, server-mode checks; never torch
-    ("datasets", "boundary"),  # records, rendering, geometry, augmentation, fusion; ms-swift argument objects
+    ("datasets", "boundary", "seed_migration"),  # records, rendering, geometry, augmentation, fusion; ms-swift
+    #                                             argument objects; the seed system's configs -> ours (migrate)
     ("provenance", "audit"),  # run directory + manifest; template fingerprint (run-time drift guard)
     ("rewards", "stage2"),  # GRPO rewards; stage-2 matching / targets / rollout backends
     ("eval",),  # python -m src.eval (detection metrics)

@@ -5,7 +5,7 @@ A key listed here is an error even where ms-swift would accept it (compatibility
 below it (`prompts` covers `prompts.profile`); list indices are ignored (`targets.x` matches a key `x`
 of any fusion target).
 Keys of the seed system's format are here for the guidance; `inspect_config.py migrate` translates
-whole files (its table: `src/config/tools/seed_table.py`).
+whole files (its table: `src/seed_migration/seed_table.py`).
 """
 
 from __future__ import annotations

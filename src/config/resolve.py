@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from src.constants import MISSING
+
 from .errors import ConfigError, Problem
 from .extends import EXTENDS_KEY, linearize
 from .merge import MergeState, Origin
@@ -21,7 +23,16 @@ from .paths import display_path, locate_config_file
 from .yaml_io import YamlDocument, load_yaml_file, parse_yaml_value
 
 _OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
-MISSING: Any = object()
+
+
+def lookup(data: Mapping[str, Any], dotted: str, default: Any = MISSING) -> Any:
+    """The value at `a.b.c` in nested mappings, or `default` when a part is absent."""
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 @dataclass(frozen=True)
@@ -78,12 +89,7 @@ class ResolvedConfig:
         return display_path(self.path)
 
     def get(self, dotted: str, default: Any = MISSING) -> Any:
-        node: Any = self.data
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
+        return lookup(self.data, dotted, default)
 
     def origins_under(self, dotted: str) -> list[Origin]:
         """Distinct origins of the value at `dotted`: its own, an enclosing leaf's (inside a list),

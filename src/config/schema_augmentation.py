@@ -36,10 +36,13 @@ def _ordered_pairs(model: StrictModel, pairs: tuple[tuple[str, str], ...]) -> No
             raise ValueError(f"{lo} {getattr(model, lo)} is above {hi} {getattr(model, hi)}")
 
 
-def _nonnegative(model: StrictModel, names: tuple[str, ...]) -> None:
+def _nonnegative(model: StrictModel, names: tuple[str, ...], positive: tuple[str, ...]) -> None:
     for name in names:
         if min(getattr(model, name)) < 0:
             raise ValueError(f"`{name}` factors must be >= 0, got {getattr(model, name)}")
+    for name in positive:
+        if min(getattr(model, name)) <= 0:
+            raise ValueError(f"`{name}` must be > 0 at both ends, got {getattr(model, name)}")
 
 
 class _Op(StrictModel):
@@ -48,6 +51,7 @@ class _Op(StrictModel):
     RANGES: ClassVar[tuple[str, ...]] = ()  # [lo, hi] lists: lo <= hi
     ORDERED: ClassVar[tuple[tuple[str, str], ...]] = ()  # (lo, hi) field pairs: lo <= hi
     NONNEGATIVE: ClassVar[tuple[str, ...]] = ()  # ranges of factors: both ends >= 0
+    POSITIVE: ClassVar[tuple[str, ...]] = ()  # ranges of factors: both ends > 0
 
     @classmethod
     def ramped(cls) -> tuple[str, ...]:
@@ -59,7 +63,7 @@ class _Op(StrictModel):
     def _ranges(self) -> _Op:
         _ordered_ranges(self, self.RANGES)
         _ordered_pairs(self, self.ORDERED)
-        _nonnegative(self, self.NONNEGATIVE)
+        _nonnegative(self, self.NONNEGATIVE, self.POSITIVE)
         return self
 
 
@@ -82,15 +86,49 @@ class RotateOp(_Op):
     max_degrees: Annotated[float, Field(ge=0.0, le=180.0)]
 
 
-class ScaleOp(_Op):
-    """Resize by a factor in [min_scale, max_scale]; result sides rounded to multiples of 32."""
+class ResizeOp(_Op):
+    """Resize by a factor uniform in [low, high] (the two fields `FACTOR` names, low <= high); result
+    sides rounded to multiples of `multiple`. One op under two spellings, run by one implementation
+    (`src/datasets/aug_ops.py`): `scale` (min_scale, max_scale; multiples of 32) and the seed's
+    `resize_by_scale` (lo, hi, align_multiple)."""
 
-    CURRICULUM = ("min_scale", "max_scale")
-    ORDERED = (("min_scale", "max_scale"),)
+    FACTOR: ClassVar[tuple[str, str]]
+
+    @property
+    def factors(self) -> tuple[float, float]:
+        return getattr(self, self.FACTOR[0]), getattr(self, self.FACTOR[1])
+
+    @property
+    def multiple(self) -> int:
+        return IMAGE_SIZE_MULTIPLE
+
+    @model_validator(mode="after")
+    def _factor_order(self) -> ResizeOp:
+        _ordered_pairs(self, (self.FACTOR,))
+        return self
+
+
+class ScaleOp(ResizeOp):
+    CURRICULUM = FACTOR = ("min_scale", "max_scale")
     name: Literal["scale"]
     prob: Probability
     min_scale: PositiveFloat
     max_scale: PositiveFloat
+
+
+class ResizeByScaleOp(ResizeOp):
+    """`scale` as the seed spelled it, with the multiple as a parameter."""
+
+    CURRICULUM = FACTOR = ("lo", "hi")
+    name: Literal["resize_by_scale"]
+    prob: Probability
+    lo: PositiveFloat
+    hi: PositiveFloat
+    align_multiple: PositiveInt = IMAGE_SIZE_MULTIPLE
+
+    @property
+    def multiple(self) -> int:
+        return self.align_multiple
 
 
 
@@ -126,7 +164,7 @@ class RoiCropOp(_Op):
     completeness_threshold. Skipped (sample unchanged) when no anchor is present."""
 
     CURRICULUM = ("scale_range", "min_crop_size", "min_coverage", "completeness_threshold")
-    RANGES = ("scale_range",)
+    RANGES = POSITIVE = ("scale_range",)
     name: Literal["roi_crop"]
     prob: Probability
     anchor_classes: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
@@ -134,25 +172,6 @@ class RoiCropOp(_Op):
     min_crop_size: PositiveFloat = 384.0
     min_coverage: Probability = 0.4
     completeness_threshold: Probability = 0.95
-
-    @model_validator(mode="after")
-    def _positive(self) -> RoiCropOp:
-        if self.scale_range[0] <= 0:
-            raise ValueError(f"`scale_range` factors must be > 0, got {self.scale_range}")
-        return self
-
-
-class ResizeByScaleOp(_Op):
-    """Resize by a factor uniform in [lo, hi]; sides rounded to multiples of align_multiple."""
-
-    CURRICULUM = ("lo", "hi")
-    ORDERED = (("lo", "hi"),)
-    name: Literal["resize_by_scale"]
-    prob: Probability
-    lo: PositiveFloat
-    hi: PositiveFloat
-    align_multiple: PositiveInt = IMAGE_SIZE_MULTIPLE
-
 
 
 class ExpandToFitAffineOp(_Op):
@@ -186,16 +205,10 @@ class ColorJitterOp(_Op):
 class GammaOp(_Op):
     """`out = 255 * (in / 255) ** g`, g uniform in `gamma` (> 1 darkens)."""
 
-    CURRICULUM = RANGES = ("gamma",)
+    CURRICULUM = RANGES = POSITIVE = ("gamma",)
     name: Literal["gamma"]
     prob: Probability
     gamma: Range
-
-    @model_validator(mode="after")
-    def _positive(self) -> GammaOp:
-        if self.gamma[0] <= 0:
-            raise ValueError(f"`gamma` must be > 0, got {self.gamma}")
-        return self
 
 
 class HsvOp(_Op):

@@ -13,13 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from src.constants import MISSING
+
 SNAPSHOT_PATH = Path(__file__).with_name("swift_fields.json")
 SWIFT_SECTIONS: tuple[str, ...] = (
     "model", "template", "tuner", "training", "data", "rlhf", "deepspeed", "quantization",
 )
 # Section keys that are spelled differently from the ms-swift argument they set.
 SECTION_KEY_ALIASES: dict[tuple[str, str], str] = {("deepspeed", "config"): "deepspeed"}
-_NO_DEFAULT: Any = object()
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class SwiftField:
     in_sft_arguments: bool
 
     def default_for(self, rlhf: bool) -> Any:
-        if rlhf and self.rlhf_default is not _NO_DEFAULT:
+        if rlhf and self.rlhf_default is not MISSING:
             return self.rlhf_default
         return self.default
 
@@ -82,8 +83,8 @@ def swift_sections() -> dict[str, dict[str, SwiftField]]:
                 kind=info["kind"],
                 nullable=info["nullable"],
                 choices=tuple(info["choices"]) if "choices" in info else None,
-                default=info.get("default", _NO_DEFAULT),
-                rlhf_default=info.get("rlhf_default", _NO_DEFAULT),
+                default=info.get("default", MISSING),
+                rlhf_default=info.get("rlhf_default", MISSING),
                 in_sft_arguments=info["in_sft_arguments"],
             )
             for name, info in fields.items()

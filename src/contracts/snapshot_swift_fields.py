@@ -14,7 +14,6 @@ ms-swift mixin) makes the generator fail so that someone decides where its field
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import enum
 import inspect
@@ -24,6 +23,10 @@ import types
 import typing
 from pathlib import Path
 from typing import Any
+
+from .snapshot_io import dumps, snapshot_main
+
+__all__ = ["SNAPSHOT_PATH", "build_snapshot", "dumps", "main"]  # dumps: the contract test compares with it
 
 SNAPSHOT_PATH = Path(__file__).resolve().parents[1] / "config" / "swift_fields.json"
 
@@ -202,23 +205,8 @@ def build_snapshot() -> dict[str, Any]:
     }
 
 
-def dumps(snapshot: dict[str, Any]) -> str:
-    return json.dumps(snapshot, indent=1, sort_keys=True) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=SNAPSHOT_PATH)
-    parser.add_argument("--check", action="store_true", help="compare with --out instead of writing")
-    args = parser.parse_args(argv)
-    text = dumps(build_snapshot())
-    if args.check:
-        same = args.out.is_file() and args.out.read_text(encoding="utf-8") == text
-        print("snapshot up to date" if same else f"snapshot differs from {args.out}")
-        return 0 if same else 1
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
-    return 0
+    return snapshot_main(__doc__, build_snapshot, SNAPSHOT_PATH, argv)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@ packages and fails when the two disagree. Imports ms-swift (and so torch) only i
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from .snapshot_io import dumps, snapshot_main
+
+__all__ = ["SNAPSHOT_PATH", "build_snapshot", "dumps", "main"]  # dumps: the contract test compares with it
 
 SNAPSHOT_PATH = Path(__file__).resolve().parents[1] / "config" / "swift_values.json"
 
@@ -44,17 +46,8 @@ def build_snapshot() -> dict[str, Any]:
     }
 
 
-def dumps(snapshot: dict[str, Any]) -> str:
-    return json.dumps(snapshot, indent=1, sort_keys=True) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=SNAPSHOT_PATH)
-    args = parser.parse_args(argv)
-    args.out.write_text(dumps(build_snapshot()), encoding="utf-8")
-    print(f"wrote {args.out}")
-    return 0
+    return snapshot_main(__doc__, build_snapshot, SNAPSHOT_PATH, argv)
 
 
 if __name__ == "__main__":

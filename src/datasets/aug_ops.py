@@ -32,13 +32,11 @@ from src.config.schema_augmentation import (
     CropOp,
     ExpandToFitAffineOp,
     HFlipOp,
-    ResizeByScaleOp,
+    ResizeOp,
     RoiCropOp,
     RotateOp,
-    ScaleOp,
     VFlipOp,
 )
-from src.constants import IMAGE_SIZE_MULTIPLE
 from src.datasets import crop_geometry as CG
 from src.datasets import geometry
 from src.datasets.aug_color import COLOR_OPS
@@ -161,13 +159,9 @@ def _resize(image: Image.Image, objects: Objects, factor: float, multiple: int) 
     return OpOutput(image.resize((nw, nh), Image.Resampling.BILINEAR), geometry.resize(objects, w, h, nw, nh), params)
 
 
-def _scale(image: Image.Image, objects: Objects, op: ScaleOp, rng: np.random.Generator) -> OpOutput:
-    return _resize(image, objects, float(rng.uniform(op.min_scale, op.max_scale)), IMAGE_SIZE_MULTIPLE)
-
-
-def _resize_by_scale(image: Image.Image, objects: Objects, op: ResizeByScaleOp,
-                     rng: np.random.Generator) -> OpOutput:
-    return _resize(image, objects, float(rng.uniform(op.lo, op.hi)), int(op.align_multiple))
+def _resize_op(image: Image.Image, objects: Objects, op: ResizeOp, rng: np.random.Generator) -> OpOutput:
+    """`scale` and `resize_by_scale`: one resize, two spellings of its parameters."""
+    return _resize(image, objects, float(rng.uniform(*op.factors)), int(op.multiple))
 
 
 def _crop(image: Image.Image, objects: Objects, op: CropOp, rng: np.random.Generator) -> OpOutput:
@@ -210,7 +204,7 @@ def _roi_crop(image: Image.Image, objects: Objects, op: RoiCropOp, rng: np.rando
 
 
 BARRIER: dict[str, Callable[[Image.Image, Objects, Any, np.random.Generator], OpOutput]] = {
-    "scale": _scale, "crop": _crop, "roi_crop": _roi_crop, "resize_by_scale": _resize_by_scale,
+    "scale": _resize_op, "crop": _crop, "roi_crop": _roi_crop, "resize_by_scale": _resize_op,
 }
 
 

@@ -1,4 +1,5 @@
-"""`import src.config` (and loading a preset) never imports torch, transformers or ms-swift."""
+"""`import src.config` (and loading a preset, and the seed migration's commands) never imports torch,
+transformers or ms-swift."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from src.config.swift_args import build_swift_kwargs
 from src.config.tools import validation  # noqa: F401  (the validate command)
 from src.config.tools import cli, plan_command  # noqa: F401  (every command; plan runs a child process)
 from src.config import server_mode  # noqa: F401
+from src.seed_migration import cli as seed_cli  # noqa: F401  (migrate, parity-report: inspect_config.py)
 cfg = load_training_config("configs/train/grpo/dense_2048.yaml")
 build_swift_kwargs(cfg)
 elapsed = time.perf_counter() - t

@@ -11,11 +11,11 @@ import pytest
 from src.config import load_fusion_config
 from src.config.paths import REPO_ROOT
 from src.config.schema_augmentation import AugmentationOp
-from src.config.tools.cli import main
 from src.config.tools.loading import load_config
-from src.config.tools.migrate import migrate_tree, translate
-from src.config.tools.migration_parity import migration_parity, parity_table
-from src.config.tools.seed_table import Context
+from src.seed_migration.cli import main
+from src.seed_migration.migrate import migrate_tree, translate
+from src.seed_migration.migration_parity import migration_parity, parity_table
+from src.seed_migration.seed_table import Context
 
 # CI has shared/ beside the clone; a git worktree under <root>/wt/<name> finds it one level further up.
 REFERENCE = next((p / "shared/reference/qwen3vl-launcher/configs" for p in (REPO_ROOT.parent, REPO_ROOT.parent.parent)
@@ -276,7 +276,7 @@ def test_migrate_single_file_prints_yaml_and_reports_on_stderr(seed_tree, capsys
 
 
 def test_config_guide_lists_every_rule_of_the_table():
-    from src.config.tools.seed_table import RULES
+    from src.seed_migration.seed_table import RULES
 
     guide = (REPO_ROOT / "docs/config_guide.md").read_text(encoding="utf-8")
     section = guide[guide.index("## 11. Migrating"):]

@@ -2,7 +2,7 @@
 
 The ms-swift argument-field snapshot has its own test: tests/config/test_swift_fields_contract.py.
 The full `swift rollout` HTTP contract: tests/stage2/test_vllm_server_contract.py. Here: the method /
-field surfaces of src/contracts/surfaces.py against the installed stack, the Qwen3-VL multimodal
+field surfaces of tests/support/surfaces.py against the installed stack, the Qwen3-VL multimodal
 payload shape, and meta tests feeding the checker fake modules.
 """
 
@@ -15,8 +15,7 @@ import sys
 import types
 
 import pytest
-
-from src.contracts.surfaces import (
+from support.surfaces import (
     LOG_MESSAGES,
     SURFACES,
     Method,

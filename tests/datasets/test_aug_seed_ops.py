@@ -51,6 +51,16 @@ def test_resize_by_scale_aligns_and_moves_coords_by_exact_ratio():
         assert len(out.objects[1]["poly"]) == 8  # a pure scale: the polygon keeps its shape
 
 
+def test_scale_is_resize_by_scale_spelled_with_min_max_and_32():
+    """One resize under two spellings: the same draw gives the same image, objects and sampled factor."""
+    for s in range(5):
+        ours = apply_op("scale", noise(), OBJECTS, {"min_scale": 0.6, "max_scale": 1.7}, np.random.default_rng(s))
+        seed = apply_op("resize_by_scale", noise(), OBJECTS, {"lo": 0.6, "hi": 1.7, "align_multiple": 32},
+                        np.random.default_rng(s))
+        assert ours.params == seed.params and ours.objects == seed.objects
+        assert np.array_equal(np.asarray(ours.image), np.asarray(seed.image))
+
+
 def test_expand_pads_with_middle_gray_on_the_right_and_bottom():
     img = noise(size=(100, 70))
     out = apply_op("expand_to_fit_affine", img, OBJECTS, {"multiple": 32, "max_pixels": 10**6},

@@ -10,5 +10,7 @@ default ``prepend`` import mode); a benchmark adds it itself.
 - ``invariants``: the named invariant checkers of tests/audit;
 - ``pipeline_map``: the checker of docs/audit/PIPELINE_MAP.md (tests/audit/test_pipeline_map.py);
 - ``augment``: ``apply_op``, one augmentation op run on its own; pipelines from plain sections (the
-  augmentation tests).
+  augmentation tests);
+- ``surfaces``: the upstream (transformers / ms-swift) names we call, override or rely on, as data, and
+  their checker (tests/contracts/test_upstream_surfaces.py).
 """

@@ -1,6 +1,7 @@
-"""Config tools: inspect, diff (with the parity profile) and validate resolved configs.
+"""Config tools: inspect, diff (with the parity profile), validate and plan resolved configs.
 
-The logic behind `scripts/config_tools/inspect_config.py` and `scripts/validate_sft_config.py`.
+The logic behind `python -m src.config.tools`, `scripts/validate_sft_config.py` and most of
+`scripts/config_tools/inspect_config.py` (whose migrate / parity-report live in `src.seed_migration`).
 Like the rest of `src.config` it never imports torch, transformers or ms-swift, and it imports
 `rich` only when writing to a terminal, so `inspect` answers in a fraction of a second.
 

@@ -1,11 +1,13 @@
-"""Command line of `scripts/config_tools/inspect_config.py` (also `python -m src.config.tools`).
+"""Command line of the config tools: `python -m src.config.tools` (what scripts/train.sh runs).
 
     inspect  --config P [--format json|yaml] [--explain] [--payload-only] [key.path=value ...]
     diff     --left A --right B [--profile parity] [--format text|json]
     validate [PATH ...] [--deep]   (default: every YAML file under configs/)
-    migrate  OLD.yaml [--out NEW.yaml] | --tree OLD_ROOT --out NEW_ROOT [--report FILE]
-    parity-report --old OLD_ROOT --new NEW_ROOT [--out FILE]
     plan     --config P [--json] [--worst N] [key.path=value ...]   (runs python -m src.datasets.plan)
+
+A package above config adds commands through an `Extension`: `src.seed_migration` adds `migrate`
+and `parity-report` (and the migration-aware `diff --profile parity`); `scripts/config_tools/
+inspect_config.py` runs both. Here those two commands answer with where they moved.
 
 Exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences; 2 usage error or a
 config that cannot be loaded (missing file, YAML syntax error, bad extends, cycle). User mistakes
@@ -17,16 +19,30 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError
 from .commands import UsageError, run_diff, run_inspect, run_validate
-from .commands_migrate import MigrateUsageError, run_migrate, run_migration_diff, run_parity_report
 from .loading import LoadError
 from .output import Printer
 from .plan_command import run_plan
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+MOVED = ("migrate", "parity-report")
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Commands a package above config adds to this command line."""
+
+    add_parsers: Callable[[Any, argparse.ArgumentParser], None]  # (subparsers, the common parent parser)
+    dispatch: Callable[[argparse.Namespace, Printer, Printer], int | None]  # None: not its command
+    epilog: str = ""
+    description: str = ""
+    usage_errors: tuple[type[Exception], ...] = ()
+
 
 EPILOG = """\
 exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences;
@@ -37,8 +53,6 @@ examples:
   diff --left configs/train/grpo/dense_2048.yaml --right configs/train/grpo/dense_2048_lowaug.yaml
   diff --left old.yaml --right new.yaml --profile parity
   validate                      (every YAML file under configs/)
-  migrate --tree ../seed/configs --out configs/migrated     (seed-format tree -> ours, with a report)
-  parity-report --old ../seed/configs --new configs/migrated
   validate --deep               (also build each runnable preset's ms-swift arguments; imports ms-swift)
   validate P --set k=v          (with the overrides a launch would add; scripts/train.sh runs this first)
   plan --config configs/smoke/sft_dense_tiny.yaml   (token counts of every record vs the mode's limits;
@@ -46,15 +60,17 @@ examples:
 """
 
 
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None, extension: Extension | None = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour and tables: auto (when stdout is a terminal), always, never")
     parser = argparse.ArgumentParser(
-        prog=prog, description="Inspect, diff and validate resolved training configs.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog, description="Inspect, diff and validate resolved training configs."
+        + (extension.description if extension else ""),
+        epilog=EPILOG + (extension.epilog if extension else ""), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{inspect,diff,validate,migrate,parity-report,plan}")
+    names = "inspect,diff,validate,plan" + (",migrate,parity-report" if extension else "")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + names + "}")
 
     p = sub.add_parser("inspect", parents=[common], help="print the extends chain and the resolved config",
                        description="Print the extends chain (low -> high precedence), then the resolved "
@@ -86,23 +102,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to training configs, as on the python -m src.sft command line (repeatable)")
 
-    m = sub.add_parser("migrate", parents=[common], help="translate seed-format configs into ours, with a report",
-                       description="Translate the seed system's configs (keys, sections, value forms) into ours. "
-                       "Comments are kept; every translation and every setting without an equivalent is "
-                       "written to a report (exit 1 when there are such settings).")
-    m.add_argument("source", nargs="?", metavar="OLD.yaml", help="one file (YAML to stdout unless --out)")
-    m.add_argument("--tree", metavar="OLD_ROOT", help="a whole config tree (training and fusion configs)")
-    m.add_argument("--out", metavar="NEW", help="output file, or output folder with --tree")
-    m.add_argument("--report", metavar="FILE", help="report path (default: NEW_ROOT/MIGRATION_REPORT.md, "
-                   "NEW.yaml.migration.md, or stderr)")
-
-    r = sub.add_parser("parity-report", parents=[common], help="seed 001 parity checklist of a migrated tree",
-                       description="For every runnable preset (train/, smoke/) of OLD_ROOT: old path -> new path "
-                       "-> parity status, forbidden keys and settings without an equivalent.")
-    r.add_argument("--old", required=True, metavar="OLD_ROOT")
-    r.add_argument("--new", required=True, metavar="NEW_ROOT")
-    r.add_argument("--out", metavar="FILE", help="write the Markdown table here (default: stdout)")
-
     t = sub.add_parser("plan", parents=[common], help="token-budget plan of a preset's records (python -m src.datasets.plan)",
                        description="Exact token counts of every record of the preset's fusion entries against the "
                        "mode's limits (loads the tokenizer in a child process; exit 1 when records are over).")
@@ -110,16 +109,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="one JSON object")
     t.add_argument("--worst", type=int, default=10, metavar="N", help="longest records listed (default 10)")
     t.add_argument("overrides", nargs="*", metavar="key.path=value", help="command-line overrides")
+    if extension is not None:
+        extension.add_parsers(sub, common)
     return parser
-
-
-def _seed_format(path: str) -> bool:
-    from .migration_parity import is_seed_format
-
-    try:
-        return is_seed_format(path)
-    except ConfigError:  # unloadable: the plain diff reports it
-        return False
 
 
 def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
@@ -127,37 +119,44 @@ def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
         return run_inspect(args.config, args.overrides, args.format, args.explain, args.payload_only, out, err)
     if args.command == "plan":
         return run_plan(args.config, args.overrides, args.json, args.worst)
-    if args.command == "migrate":
-        return run_migrate(args.source, args.tree, args.out, args.report, out, err)
-    if args.command == "parity-report":
-        return run_parity_report(args.old, args.new, args.out, out)
-    if args.command == "diff" and args.profile == "parity" and _seed_format(args.left):
-        return run_migration_diff(args.left, args.right, args.format, out)
     if args.command == "diff":
         return run_diff(args.left, args.right, args.profile, args.format, out, err)
     return run_validate(args.paths, out, args.deep, args.overrides)
 
 
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    parser = build_parser(prog)
+def moved_message(command: str, prog: str) -> str:
+    return (f"{prog}: `{command}` (the seed system's configs -> ours) moved out of the config package: run "
+            f"`python scripts/config_tools/inspect_config.py {command} ...` (same arguments, every command of "
+            f"this tool too) or `python -m src.seed_migration {command} ...`. The migration-aware "
+            "`diff --profile parity` (a seed-format left side) runs there as well.")
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None, extension: Extension | None = None) -> int:
+    parser = build_parser(prog, extension)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if extension is None and argv and argv[0] in MOVED:
+        print(moved_message(argv[0], parser.prog), file=sys.stderr)
+        return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     out = Printer(sys.stdout, args.color)
     err = Printer(sys.stderr, args.color)
+    usage_errors = (UsageError, *(extension.usage_errors if extension else ()))
     try:
-        return _dispatch(args, out, err)
+        handled = extension.dispatch(args, out, err) if extension is not None else None
+        return handled if handled is not None else _dispatch(args, out, err)
     except LoadError as exc:
         sys.stdout.flush()
         err.line("\n".join([f"error: cannot load {exc.subject}"] + [f"- {p.render()}" for p in exc.problems]),
                  "bad")
         return EXIT_USAGE
-    except ConfigError as exc:  # migrate / parity-report: a file of the old tree cannot be read
+    except ConfigError as exc:  # an extension's command: a file it reads cannot be loaded
         sys.stdout.flush()
         err.line(f"error: {exc}", "bad")
         return EXIT_USAGE
-    except (UsageError, MigrateUsageError) as exc:
+    except usage_errors as exc:
         sys.stdout.flush()
         err.line(f"{parser.prog}: error: {exc}", "bad")
         return EXIT_USAGE

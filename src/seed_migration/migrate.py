@@ -6,25 +6,28 @@ touched: renamed, converted, dropped (no effect / already our behaviour) or untr
 equivalent; left out, with the reason and what to write instead). Nothing is guessed silently:
 every setting that is not written unchanged appears in the report.
 
-`migrate_file` / `migrate_tree` write the migrated YAML (comments kept, `yaml_emit`) and return the
-report; paths of fusion configs inside the migrated tree are rewritten to their new location.
+`migrate_document` / `migrate_tree` write the migrated YAML (comments kept, `yaml_emit`) and return the
+report; the paths the seed wrote (`extends`, `custom.fusion_config`, fusion entries' JSONL paths) are
+rewritten by `seed_paths` to the migrated files, or back into the seed repository, and reported.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from itertools import pairwise
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..extends import EXTENDS_KEY
-from ..fusion import LIST_KEYS
-from ..paths import REPO_ROOT, display_path
-from ..resolve import resolve_config
-from ..yaml_io import join_index, join_key, load_yaml_file
+from src.config.errors import ConfigError
+from src.config.extends import EXTENDS_KEY
+from src.config.fusion import JSONL_KEYS, LIST_KEYS
+from src.config.paths import display_path
+from src.config.resolve import resolve_config
+from src.config.yaml_io import join_index, join_key, load_yaml_file
+from src.constants import MISSING
+
+from .seed_paths import PathPlan, Rewrite, SeedLayout
 from .seed_table import OP_PARAM_RENAMES, RULES_BY_KEY, Context, Outcome, Status
 from .yaml_emit import comments_of, emit
 
@@ -38,6 +41,7 @@ class Translation:
     note: str
     new: tuple[str, ...] = ()
     where: str = ""
+    path: str = ""  # a path the seed wrote, rewritten by seed_paths: where it points now (Rewrite.to)
 
 
 @dataclass
@@ -108,7 +112,14 @@ def _record(res: Result, dotted: str, outcome: Outcome) -> None:
     res.translations.append(Translation(dotted, outcome.status, outcome.note, tuple(outcome.sets)))
 
 
-def _walk(node: Mapping[str, Any], prefix: str, ctx: Context, res: Result, path_map: Mapping[str, str]) -> None:
+def _noted(res: Result, dotted: str, rewrite: Rewrite) -> bool:
+    """Report a rewritten path; whether it has a value to write (else it is left out)."""
+    written = rewrite.value is not MISSING
+    res.translations.append(Translation(dotted, rewrite.status, rewrite.note, (dotted,) if written else (), path=rewrite.to))
+    return written
+
+
+def _walk(node: Mapping[str, Any], prefix: str, ctx: Context, res: Result, paths: PathPlan | None) -> None:
     for key, value in node.items():
         dotted = join_key(prefix, key) if prefix else str(key)
         rule = RULES_BY_KEY.get(dotted)
@@ -122,20 +133,18 @@ def _walk(node: Mapping[str, Any], prefix: str, ctx: Context, res: Result, path_
             _put(res.data, dotted, phases)
             if changes:
                 res.translations.append(Translation(dotted, "converted", "phase ops: " + "; ".join(changes), (dotted,)))
-        elif dotted == "custom.fusion_config" and isinstance(value, str) and value in path_map:
-            _put(res.data, dotted, path_map[value])
-            if path_map[value] != value:
-                res.translations.append(Translation(dotted, "converted", f"{value} was migrated to {path_map[value]}",
-                                                    (dotted,)))
+        elif dotted == "custom.fusion_config" and paths and (rewrite := paths.fusion_config(value)) is not None:
+            if _noted(res, dotted, rewrite):
+                _put(res.data, dotted, rewrite.value)
         elif rule is not None and (outcome := rule.fn(value, ctx)) is not None:
             _record(res, dotted, outcome)
         elif isinstance(value, dict) and value and _has_rule_below(dotted):
-            _walk(value, dotted, ctx, res, path_map)
+            _walk(value, dotted, ctx, res, paths)
         else:
             _put(res.data, dotted, copy.deepcopy(value))
 
 
-def _entry(entry: Any, list_key: str, dotted: str, ctx: Context, res: Result) -> Any:
+def _entry(entry: Any, list_key: str, dotted: str, ctx: Context, res: Result, paths: PathPlan | None) -> Any:
     if not isinstance(entry, dict):
         return entry
     out: dict[str, Any] = {}
@@ -146,6 +155,9 @@ def _entry(entry: Any, list_key: str, dotted: str, ctx: Context, res: Result) ->
                 f"{dotted}.{key}", "untranslated", "null path: the seed file is broken here (it clears the "
                 "path the base sets); write the JSONL path", (f"{dotted}.{key}",)))
             out[key] = None
+        elif key in JSONL_KEYS and paths and (rewrite := paths.data(value)) is not None:
+            if _noted(res, f"{dotted}.{key}", rewrite):
+                out[key] = rewrite.value
         elif rule is None:
             out[key] = copy.deepcopy(value)
         else:
@@ -158,21 +170,33 @@ def _entry(entry: Any, list_key: str, dotted: str, ctx: Context, res: Result) ->
     return out
 
 
+def _extends(data: Mapping[str, Any], res: Result, paths: PathPlan | None, source: Path | None) -> dict[str, Any]:
+    """`data` with its `extends` pointing where the migrated file needs it (`seed_paths`)."""
+    if paths is None or source is None or EXTENDS_KEY not in data:
+        return dict(data)
+    value, rewrites = paths.extends(data[EXTENDS_KEY], source)
+    for rewrite in rewrites:
+        _noted(res, EXTENDS_KEY, rewrite)
+    return {**data, EXTENDS_KEY: value}
+
+
 def translate(data: Mapping[str, Any], ctx: Context | None = None, *, fusion: bool | None = None,
-              path_map: Mapping[str, str] | None = None) -> Result:
-    """Our form of one config mapping (`fusion`: a fusion config; default: detected from its keys)."""
+              paths: PathPlan | None = None, source: Path | None = None) -> Result:
+    """Our form of one config mapping (`fusion`: a fusion config; default: detected from its keys).
+    With `paths` (and the file's `source` for `extends`) the seed's paths are rewritten (`seed_paths`)."""
     ctx = ctx or Context(data)
     res = Result({})
     if fusion is None:
         fusion = bool(data) and set(data) <= FUSION_KEYS and bool(set(data) & set(LIST_KEYS))
+    data = _extends(data, res, paths, source)
     if fusion:
         for key, value in data.items():
             if key in LIST_KEYS and isinstance(value, list):
-                res.data[key] = [_entry(e, key, join_index(key, i), ctx, res) for i, e in enumerate(value)]
+                res.data[key] = [_entry(e, key, join_index(key, i), ctx, res, paths) for i, e in enumerate(value)]
             else:
                 res.data[key] = copy.deepcopy(value)
         return res
-    _walk(data, "", ctx, res, path_map or {})
+    _walk(data, "", ctx, res, paths)
     return res
 
 
@@ -185,6 +209,7 @@ class FileReport:
     new: str | None
     translations: list[Translation]
     kind: str  # training | fusion
+    runnable: bool = False  # a preset under the seed's configs/train or configs/smoke
 
 
 def _old_context(path: Path, data: Mapping[str, Any]) -> Context:
@@ -194,71 +219,42 @@ def _old_context(path: Path, data: Mapping[str, Any]) -> Context:
         return Context(data)
 
 
-def _seed_runnable(path: Path) -> bool:
+def _seed_runnable(path: Path, layout: SeedLayout) -> bool:
     """A runnable preset of the seed tree (its `configs/train/**` and `configs/smoke/**`)."""
     parts = path.resolve().parts
-    return any(a == "configs" and b in ("train", "smoke") for a, b in pairwise(parts))
+    inside = parts[len(layout.configs.parts):] if parts[:len(layout.configs.parts)] == layout.configs.parts else ()
+    return inside[:1] in (("train",), ("smoke",))
 
 
-def migrate_document(path: Path, path_map: Mapping[str, str] | None = None) -> tuple[str, FileReport]:
-    """(migrated YAML text, report) of one file."""
+def migrate_document(path: Path, paths: PathPlan | None = None) -> tuple[str, FileReport]:
+    """(migrated YAML text, report) of one file (`paths`: default, the file's seed tree, nothing migrated)."""
     doc = load_yaml_file(path)
     fusion = set(doc.data) <= FUSION_KEYS and bool(set(doc.data) & set(LIST_KEYS))
     ctx = _old_context(path, doc.data)
-    res = translate(doc.data, ctx, fusion=fusion, path_map=path_map)
-    if not fusion and _seed_runnable(path) and ctx.get("training.save_last_epoch") is None:
+    paths = paths or PathPlan(SeedLayout.of(path))
+    res = translate(doc.data, ctx, fusion=fusion, paths=paths, source=path)
+    runnable = not fusion and _seed_runnable(path, paths.layout)
+    if runnable and ctx.get("training.save_last_epoch") is None:
         _put(res.data, "training.save_last_epoch", True)
         res.translations.append(Translation(
             "training.save_last_epoch", "converted", "absent: the seed's default was true (ours is false), so it "
             "is written out", ("training.save_last_epoch",)))
-    where = [Translation(t.old, t.status, t.note, t.new, doc.where(t.old)) for t in res.translations]
+    where = [replace(t, where=doc.where(t.old)) for t in res.translations]
     comments = comments_of(path.read_text(encoding="utf-8"), doc.lines).moved(res.moves)
     text = emit(res.data, comments)
-    return text, FileReport(display_path(path), None, where, "fusion" if fusion else "training")
-
-
-def _seed_root(old_root: Path) -> Path:
-    """The seed repository root that its config paths are relative to: the folder holding `configs/`."""
-    return old_root.parent if old_root.name == "configs" else old_root
-
-
-def _new_ref(new_file: Path) -> str:
-    try:
-        return new_file.resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return str(new_file.resolve())
+    return text, FileReport(display_path(path), None, where, "fusion" if fusion else "training", runnable)
 
 
 def migrate_tree(old_root: Path, new_root: Path) -> list[FileReport]:
     """Migrate every YAML file below `old_root` into the same layout below `new_root`."""
     files = sorted(p for p in old_root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    seed_root = _seed_root(old_root)
-    path_map = {p.relative_to(seed_root).as_posix(): _new_ref(new_root / p.relative_to(old_root)) for p in files}
+    plan = PathPlan(SeedLayout.of(old_root), {p.resolve(): new_root / p.relative_to(old_root) for p in files})
     reports = []
     for path in files:
         target = new_root / path.relative_to(old_root)
-        text, report = migrate_document(path, path_map)
+        text, report = migrate_document(path, plan)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         report.new = display_path(target)
         reports.append(report)
     return reports
-
-
-def report_markdown(reports: list[FileReport]) -> str:
-    """Every translation and every setting without an equivalent, per file."""
-    lines = ["# Migration report", "",
-             ("Statuses: renamed / converted (written in our form), dropped (no effect here or already our "
-             "behaviour), untranslated (no equivalent: left out; the note says what to write instead)."), ""]
-    for report in reports:
-        target = f" -> `{report.new}`" if report.new else ""
-        untranslated = [t for t in report.translations if t.status == "untranslated"]
-        lines += [f"## `{report.old}`{target}", "",
-                  f"{len(report.translations)} translations, {len(untranslated)} without an equivalent.", ""]
-        if report.translations:
-            lines += ["| setting | where | status | now | note |", "|---|---|---|---|---|"]
-            for t in report.translations:
-                now = ", ".join(f"`{k}`" for k in t.new) or "-"
-                lines.append(f"| `{t.old}` | {t.where} | {t.status} | {now} | {t.note.replace('|', '/')} |")
-            lines.append("")
-    return "\n".join(lines)

@@ -17,16 +17,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
-from ..extends import linearize
-from ..fusion import LIST_KEYS, _FusionFile, _merge_list
-from ..paths import display_path, locate_config_file
-from ..resolve import resolve_config
-from ..yaml_io import load_yaml_file
-from .diffing import Change, diff_trees
-from .loading import key_fusion_entries, load_config
+from src.config.errors import ConfigError
+from src.config.extends import linearize
+from src.config.fusion import LIST_KEYS, _FusionFile, _merge_list
+from src.config.paths import display_path, locate_config_file
+from src.config.resolve import resolve_config
+from src.config.tools.diffing import Change, diff_trees
+from src.config.tools.loading import key_fusion_entries, load_config
+from src.config.tools.parity import FUSION_PREFIX, augmentation_disabled, parity_reason
+from src.config.yaml_io import load_yaml_file
+
 from .migrate import Translation, translate
-from .parity import FUSION_PREFIX, augmentation_disabled, parity_reason
+from .seed_paths import PathPlan, SeedLayout
 from .seed_table import Context
 
 FUSION_PATH = "custom.fusion_config"
@@ -75,7 +77,7 @@ def seed_fusion(path: Path) -> tuple[dict[str, Any] | None, list[Translation], s
             if key in doc.data:
                 lists[key] = _merge_list(lists[key], doc, key, problems)
     data = {k: [e.data for e in v] for k, v in lists.items()}
-    res = translate(data, fusion=True)
+    res = translate(data, fusion=True, paths=PathPlan(SeedLayout.of(path)))  # JSONL paths as `migrate` writes them
     for entries in res.data.values():
         for entry in entries:
             entry.setdefault("name", entry.get("dataset"))

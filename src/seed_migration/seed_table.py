@@ -18,10 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..migrations import MIGRATIONS
+from src.config.migrations import MIGRATIONS
+from src.config.resolve import lookup
+from src.constants import MISSING
 
 Status = Literal["renamed", "converted", "dropped", "untranslated"]
-MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,7 @@ class Context:
     resolved: Mapping[str, Any]
 
     def get(self, dotted: str, default: Any = None) -> Any:
-        node: Any = self.resolved
-        for part in dotted.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return default
-            node = node[part]
-        return node
+        return lookup(self.resolved, dotted, default)
 
 
 RuleFn = Callable[[Any, Context], "Outcome | None"]  # None: the value is in our form already

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..yaml_io import join_index, join_key
+from src.config.yaml_io import join_index, join_key
 
 FLOW_MAX_KEYS = 6
 

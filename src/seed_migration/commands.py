@@ -1,7 +1,7 @@
 """`migrate`, `parity-report` and the migration-aware parity diff (rendering and exit codes).
 
-Exit codes: migrate 0 when every setting was translated, 1 when the report lists settings without
-an equivalent; parity-report / diff 0 when every preset has parity, 1 otherwise.
+Exit codes: migrate 0 when every setting was translated (and, for a tree, every migrated runnable
+preset validates), 1 when the report lists settings without an equivalent or presets that do not; parity-report / diff 0 when every preset has parity, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -9,23 +9,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..paths import display_path, locate_config_file
-from .diffing import render_value
-from .migrate import FileReport, migrate_document, migrate_tree, report_markdown
+from src.config.paths import display_path, locate_config_file
+from src.config.tools.diffing import render_value
+from src.config.tools.output import Printer
+
+from .migrate import FileReport, migrate_document, migrate_tree
 from .migration_parity import MigrationParity, migration_parity, parity_table
-from .output import Printer
+from .report import PresetCheck, check_presets, report_markdown
 
 
 class MigrateUsageError(Exception):
     """A command-line mistake of migrate / parity-report (exit 2)."""
 
 
-def _summary(reports: list[FileReport], out: Printer) -> int:
+def _summary(reports: list[FileReport], checks: list[PresetCheck] | None, out: Printer) -> int:
     missing = sum(1 for r in reports for t in r.translations if t.status == "untranslated")
     total = sum(len(r.translations) for r in reports)
-    out.line(f"{len(reports)} file(s) migrated: {total} translations, {missing} settings without an equivalent "
-             "(see the report)", "warn" if missing else "ok")
-    return 1 if missing else 0
+    paths = sum(1 for r in reports for t in r.translations if t.path)
+    out.line(f"{len(reports)} file(s) migrated: {total} translations ({paths} paths rewritten), {missing} settings "
+             "without an equivalent (see the report)", "warn" if missing else "ok")
+    if checks:
+        bad = sum(bool(c.problems) for c in checks)
+        out.line(f"{len(checks) - bad} of {len(checks)} migrated runnable presets validate"
+                 + (" (the report says why the others do not)" if bad else ""), "warn" if bad else "ok")
+    return 1 if missing or (checks and any(c.problems for c in checks)) else 0
 
 
 def run_migrate(source: str | None, tree: str | None, out_path: str | None, report_path: str | None,
@@ -39,11 +46,12 @@ def run_migrate(source: str | None, tree: str | None, out_path: str | None, repo
         if not old_root.is_dir():
             raise MigrateUsageError(f"--tree {tree} is not a folder")
         reports = migrate_tree(old_root, new_root)
+        checks: list[PresetCheck] | None = check_presets(reports)
         report_file = Path(report_path) if report_path else new_root / "MIGRATION_REPORT.md"
     else:
         path = locate_config_file(source)  # type: ignore[arg-type]
         text, report = migrate_document(path)
-        reports = [report]
+        reports, checks = [report], None
         if out_path:
             Path(out_path).parent.mkdir(parents=True, exist_ok=True)
             Path(out_path).write_text(text, encoding="utf-8")
@@ -51,16 +59,16 @@ def run_migrate(source: str | None, tree: str | None, out_path: str | None, repo
         else:
             out.block(text, "yaml")
         report_file = Path(report_path) if report_path else (Path(out_path + ".migration.md") if out_path else None)
-        err.line("note: `extends` and custom.fusion_config are kept as written; migrate the whole tree (--tree) "
-                 "so the files they name are translated too", "dim")
-    markdown = report_markdown(reports)
+        err.line("note: `extends` and custom.fusion_config now name the seed's own (untranslated) files; migrate "
+                 "the whole tree (--tree) so the files they name are translated too", "dim")
+    markdown = report_markdown(reports, checks)
     if report_file is None:
         err.line(markdown)
     else:
         report_file.parent.mkdir(parents=True, exist_ok=True)
         report_file.write_text(markdown, encoding="utf-8")
         (err if not out_path else out).line(f"report: {display_path(report_file)}", "dim")
-    return _summary(reports, err if not out_path else out)
+    return _summary(reports, checks, err if not out_path else out)
 
 
 def parity_json(report: MigrationParity) -> dict:
