@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),  # YAML layers -> TrainingConfig, server-mode checks; never torch
     ("datasets", "boundary"),  # records, rendering, geometry, augmentation, fusion; ms-swift argument objects
     ("provenance", "audit"),  # run directory + manifest; template fingerprint (run-time drift guard)
-    ("rewards", "stage2"),  # GRPO rewards; stage-2 matching / targets / rollout backends
+    ("rewards", "stage2", "rollout"),  # GRPO rewards; stage-2 matching / targets; rollout backends + the vLLM rollout server
     ("eval",),  # python -m src.eval (detection metrics)
     ("trainers",),  # dispatch and the ms-swift seams (in-training detection eval uses src.eval)
     ("sft", "launch_check", "models", "contracts"),  # entry points: the launcher, its dry-run check, the tiny-model builders, snapshot generators

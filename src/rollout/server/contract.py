@@ -2,9 +2,9 @@
 
 Payloads are built from `RolloutInferRequest` / `RequestConfig` and responses are parsed with
 `RolloutOutput` / `ChatCompletionResponse` (`swift.infer_engine.protocol`), so a change of those
-models in ms-swift breaks `tests/stage2/test_vllm_server_contract.py` instead of a run.
+models in ms-swift breaks `tests/rollout/test_vllm_server_contract.py` instead of a run.
 
-Routes (`swift/pipelines/infer/rollout.py`, `SwiftRolloutDeploy`):
+Routes (`swift/pipelines/infer/rollout.py`, `SwiftRolloutDeploy`; their paths are in transport.py):
 - `GET /health/` -> `{"status": "ok"}`;
 - `GET /get_world_size/` -> `{"world_size": tp * dp}`;
 - `POST /infer/` with body `{"infer_requests": [RolloutInferRequest as dict], "request_config":
@@ -36,11 +36,8 @@ from swift.infer_engine.protocol import (
     RolloutOutput,
 )
 
-from .base import RolloutRequest, RolloutResult
+from ..base import RolloutRequest, RolloutResult
 
-HEALTH_ROUTE = "/health/"
-WORLD_SIZE_ROUTE = "/get_world_size/"
-INFER_ROUTE = "/infer/"
 _CHAT_RESPONSE = TypeAdapter(ChatCompletionResponse)
 
 

@@ -1,4 +1,5 @@
-"""Plain HTTP/1.1 with a hard deadline, for the rollout server (stdlib only, no torch, no ms-swift).
+"""Plain HTTP/1.1 with a hard deadline, for the rollout server (stdlib only, no torch, no ms-swift),
+and the server's routes.
 
 `http_json` bounds the *whole* exchange (connect, send, headers, body) by one deadline: before every
 socket operation the socket timeout is set to the time left, so a server that stalls, trickles bytes
@@ -15,6 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 _CHUNK = 1 << 16
+# The routes of `swift rollout` (ms-swift 4.6.0 `SwiftRolloutDeploy`; see contract.py).
+HEALTH_ROUTE = "/health/"
+WORLD_SIZE_ROUTE = "/get_world_size/"
+INFER_ROUTE = "/infer/"
 
 
 class TransportError(Exception):
