@@ -77,17 +77,40 @@ class Block:
         return data if isinstance(data, dict) and isinstance(data.get("figures"), list) else None
 
 
+def _is_title(lines: Sequence[str], i: int) -> bool:
+    """A `## ` line followed by the run's `- key: value` list (a `## ` line a run printed is not a title)."""
+    if not lines[i].startswith("## "):
+        return False
+    rest = (line for line in lines[i + 1:] if line.strip())
+    return next(rest, "").startswith("- ")
+
+
+def _chunks(text: str) -> list[list[str]]:
+    """The lines of each run block."""
+    lines = text.splitlines()
+    chunks: list[list[str]] = []
+    for i, line in enumerate(lines):
+        if _is_title(lines, i):
+            chunks.append([])
+        if chunks:
+            chunks[-1].append(line)
+    return chunks
+
+
 def parse_results(text: str) -> list[Block]:
     """The run blocks of a RESULTS.md text (the header and the generated table are not blocks)."""
     blocks = []
-    for chunk in re.split(r"(?m)^(?=## )", text)[1:]:
-        lines = chunk.rstrip("\n").splitlines()
+    for lines in _chunks(text):
+        while lines and not lines[-1].strip():
+            lines.pop()
         meta = {}
         for line in lines[1:]:
             if line.startswith("```"):
                 break
             if m := re.match(r"- ([\w ]+?): (.*)$", line):
                 meta.setdefault(m.group(1), m.group(2))
+        if sum(line.startswith("```") for line in lines) % 2:
+            lines.append("```")  # a run whose output fence was never closed (a hand edit): close it
         blocks.append(Block(title=lines[0][3:].strip(), text="\n".join(lines).rstrip(), meta=meta))
     return blocks
 

@@ -28,7 +28,7 @@ def summary(*figures: C.Figure, name: str = "bench_a") -> str:
 
 OLD = block("A", "2026-01-01 10:00:00", "bench_a", ["ratio 1.20"], summary(C.Figure("ratio", 1.2, 1.03)))
 NEW = block("A", "2026-01-02 10:00:00", "bench_a", ["ratio 1.01"], summary(C.Figure("ratio", 1.01, 1.03)))
-LEGACY = block("B (output tail)", "2026-01-03 10:00:00", "bench_b", ["rate 5 records/s"])
+LEGACY = block("B (output tail)", "2026-01-03 10:00:00", "bench_b", ["## printed by the run", "rate 5 records/s"])
 BACKFILLED = block("C", "2026-01-01 09:00:00", "bench_c", ["speed 3"])
 BROKEN = block("D", "2026-01-04 10:00:00", "bench_d", ["x"], summary="{not json")
 
@@ -58,6 +58,13 @@ def test_rendered_file_keeps_every_run_newest_first_and_is_stable():
         assert original.rstrip() in out  # word for word
     assert T.render_results(out, {}) == out  # regenerating changes nothing
     assert "Appended by make bench." not in out  # the header is regenerated, the table is not a run
+
+
+def test_a_run_whose_output_fence_was_never_closed_is_closed_not_merged_into_the_next():
+    unclosed = NEW.replace("ratio 1.01\n```\n", "ratio 1.01\n")
+    blocks = T.parse_results(unclosed + LEGACY)
+    assert [b.benchmark for b in blocks] == ["bench_a", "bench_b"]
+    assert blocks[0].text.endswith("ratio 1.01\n```") and blocks[1].text == LEGACY.rstrip()
 
 
 def test_figure_json_and_the_printed_summary_line():
