@@ -40,10 +40,10 @@ from src.rollout.server.contract import (
     build_infer_payload,
     encode_image,
     parse_infer_response,
-    parse_world_size,
     request_config,
     vllm_param_name,
 )
+from src.rollout.server.health import parse_world_size
 from src.rollout.server.transport import HEALTH_ROUTE, INFER_ROUTE, WORLD_SIZE_ROUTE
 
 ROLLOUT_SRC = Path(swift.__file__).parent / "pipelines" / "infer" / "rollout.py"

@@ -32,7 +32,8 @@ from typing import Any
 
 from ..base import RolloutError, RolloutRequest, RolloutResult
 from ..ranks import all_ranks_ok, on_all_ranks, rank, rollout_all_ranks
-from .contract import ContractError, build_infer_payload, parse_infer_response, parse_world_size
+from .contract import ContractError, build_infer_payload, parse_infer_response
+from .health import parse_world_size
 from .record import recorded_world_size
 from .transport import (
     HEALTH_ROUTE,

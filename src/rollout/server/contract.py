@@ -37,12 +37,9 @@ from swift.infer_engine.protocol import (
 )
 
 from ..base import RolloutRequest, RolloutResult
+from .transport import ContractError, load_json
 
 _CHAT_RESPONSE = TypeAdapter(ChatCompletionResponse)
-
-
-class ContractError(ValueError):
-    """A payload that cannot be built or a response that does not follow the contract (one sentence)."""
 
 
 # ---------------------------------------------------------------- requests
@@ -123,16 +120,6 @@ def build_infer_payload(requests: Sequence[RolloutRequest], *, max_new_tokens: i
 
 # ---------------------------------------------------------------- responses
 
-def _load_json(body: bytes | str) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-        excerpt = text.strip()[:200] or "<empty body>"
-        raise ContractError(f"the body is not JSON ({exc.__class__.__name__}: {exc}); it starts with "
-                            f"{excerpt!r}") from exc
-
-
 def _validation_summary(exc: ValidationError) -> str:
     parts = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:3]]
     more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
@@ -179,7 +166,7 @@ def to_result(response: ChatCompletionResponse) -> RolloutResult:
 
 def parse_infer_response(body: bytes | str, expected: int) -> list[RolloutResult]:
     """`expected` results, in request order, from the raw `/infer/` body; raises ContractError."""
-    data = _load_json(body)
+    data = load_json(body)
     if not isinstance(data, list):
         raise ContractError(f"expected a JSON list (one entry per request), got {type(data).__name__}")
     if len(data) != expected:
@@ -191,14 +178,6 @@ def parse_infer_response(body: bytes | str, expected: int) -> list[RolloutResult
         except ContractError as exc:
             raise ContractError(f"result {index}: {exc}") from exc
     return results
-
-
-def parse_world_size(body: bytes | str) -> int:
-    data = _load_json(body)
-    size = data.get("world_size") if isinstance(data, dict) else None
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ContractError(f'expected {{"world_size": <positive int>}}, got {str(data)[:200]}')
-    return size
 
 
 # ---------------------------------------------------------------- weight names

@@ -2,21 +2,38 @@
 `/health/` and `/get_world_size/` as expected, or say why not (it died, another program holds the
 port, the wait timed out), with the tail of its log. Stdlib only (no torch, no ms-swift).
 
-The learner side checks the same two routes at start-up (`client.VllmServerBackend.check_servers`).
+The learner side checks the same two routes at start-up (`client.VllmServerBackend.check_servers`), with
+the same world-size parser.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from .transport import HEALTH_ROUTE, WORLD_SIZE_ROUTE, TransportError, http_json, server_url
+from .transport import (
+    HEALTH_ROUTE,
+    WORLD_SIZE_ROUTE,
+    ContractError,
+    TransportError,
+    http_json,
+    load_json,
+    server_url,
+)
 
 PROG = "train_stage2.sh"
+
+
+def parse_world_size(body: bytes | str) -> int:
+    """The `/get_world_size/` answer (`{"world_size": tp * dp}`); raises ContractError."""
+    data = load_json(body)
+    size = data.get("world_size") if isinstance(data, dict) else None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ContractError(f'expected {{"world_size": <positive int>}}, got {str(data)[:200]}')
+    return size
 
 
 def alive(pid: int) -> bool:
@@ -57,8 +74,8 @@ def wait_for_server(host: str, port: int, *, timeout_s: float, world_size: int |
             if http_json(host, port, "GET", HEALTH_ROUTE, timeout_s=2.0).status == 200:
                 reply = http_json(host, port, "GET", WORLD_SIZE_ROUTE, timeout_s=5.0)
                 try:
-                    size = json.loads(reply.body)["world_size"] if reply.status == 200 else None
-                except (ValueError, KeyError, TypeError):
+                    size = parse_world_size(reply.body) if reply.status == 200 else None
+                except ContractError:
                     size = None
                 if size is None:
                     return (f"{url}/get_world_size/ answered HTTP {reply.status} {reply.text(200)!r}: the program "

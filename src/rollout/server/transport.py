@@ -22,6 +22,21 @@ WORLD_SIZE_ROUTE = "/get_world_size/"
 INFER_ROUTE = "/infer/"
 
 
+class ContractError(ValueError):
+    """A payload that cannot be built or a response that does not follow the contract (one sentence)."""
+
+
+def load_json(body: bytes | str) -> Any:
+    """A response body as JSON; raises ContractError quoting the start of a body that is not JSON."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+        excerpt = text.strip()[:200] or "<empty body>"
+        raise ContractError(f"the body is not JSON ({exc.__class__.__name__}: {exc}); it starts with "
+                            f"{excerpt!r}") from exc
+
+
 class TransportError(Exception):
     """The exchange did not complete; `kind` is connect | timeout | io."""
 
