@@ -1,5 +1,6 @@
 """Plain HTTP/1.1 with a hard deadline, for the rollout server (stdlib only, no torch, no ms-swift),
-and the server's routes.
+the server's routes, and response bodies as JSON (`load_json`, `ContractError` for a body that breaks
+the contract; contract.py and health.py parse on top of it).
 
 `http_json` bounds the *whole* exchange (connect, send, headers, body) by one deadline: before every
 socket operation the socket timeout is set to the time left, so a server that stalls, trickles bytes
