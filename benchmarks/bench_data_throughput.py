@@ -264,8 +264,8 @@ def report(title: str, m: dict, passes: int) -> tuple[list[str], list[str]]:
     tail, figures = [], []
     for variant, note in (("ours_aug_off", ""), ("ours_aug_on", " (the ms-swift side does no augmentation)")):
         r = m["paired"][variant]
-        figures.append(C.Figure(f"[{title}] paired ratio ours/ms-swift, augmentation {variant[-3:].strip('_')}", r,
-                                TARGET, ">="))
+        figures.append(C.Figure(f"[{title}] paired ratio ours/ms-swift, augmentation {variant[-3:].strip('_')}",
+                                round(r, 3), TARGET, ">="))
         tail.append(f"[{title}] ratio ours/ms-swift, augmentation {variant[-3:].strip('_')}: {r:.3f} paired "
                     f"(CPU {m['paired_cpu'][variant]:.3f}, median samples/s {C.ratio(med[variant], base):.3f}) "
                     f"target >= {TARGET} -> {C.verdict(r, TARGET, higher_is_better=True)}{note}")

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join(lines))
     C.append_results("Evaluation throughput: src.eval vs TransformersEngine.infer", lines, path=results,
-                     summary=[C.Figure("images/s ratio ours/ms-swift (paired median)", ratio, TARGET, ">=")])
+                     summary=[C.Figure("images/s ratio ours/ms-swift (paired median)", round(ratio, 3), TARGET, ">=")])
     return 0
 
 

@@ -553,12 +553,13 @@ def key_figures(runs: dict[str, list[dict]], variants: list[str]) -> list[C.Figu
     def med(variant: str, key: str) -> float:
         return C.median(r[key] for r in runs[variant])
 
-    figures = [C.Figure("step-time ratio ours/plain", C.ratio(med("ours", "step"), med("plain", "step")), STEP_TARGET),
-               C.Figure("TTFS ratio ours/plain", C.ratio(med("ours", "ttfs"), med("plain", "ttfs")), TTFS_TARGET),
+    figures = [C.Figure("step-time ratio ours/plain", round(C.ratio(med("ours", "step"), med("plain", "step")), 3),
+                        STEP_TARGET),
+               C.Figure("TTFS ratio ours/plain", round(C.ratio(med("ours", "ttfs"), med("plain", "ttfs")), 3), TTFS_TARGET),
                C.Figure("loss parity max |delta loss|", loss_parity(runs), 0.0, "==")]
     if "ours_no_telemetry" in variants:
         figures.append(C.Figure("step peak memory telemetry on/off",
-                                C.ratio(med("ours", "step_peak_mb"), med("ours_no_telemetry", "step_peak_mb")),
+                                round(C.ratio(med("ours", "step_peak_mb"), med("ours_no_telemetry", "step_peak_mb")), 4),
                                 MEMORY_TARGET))
     worst = worst_recombination(runs)
     figures.append(C.Figure("telemetry recombination max rel err", float("nan") if worst is None else worst,
