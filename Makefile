@@ -56,7 +56,8 @@ test-fast: artifacts artifacts-warm
 validate: install
 	$(PY) scripts/config_tools/inspect_config.py validate
 
-# Every benchmark, results appended to benchmarks/RESULTS.md, summary against a 25-minute budget.
+# Every benchmark, each run recorded in benchmarks/RESULTS.md (its table of latest figures regenerated),
+# summary against a 25-minute budget.
 bench: artifacts artifacts-warm
 	$(PY) benchmarks/run_all.py
 

@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import _common as C
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOOL = REPO_ROOT / "scripts/config_tools/inspect_config.py"
 PRESET = "configs/train/sft/dense_1024.yaml"
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
               f"({inspect_s:.3f} s vs {swift_s:.3f} s)")
     else:
         print("ratio inspect / import swift: n/a (a command failed)")
+    C.print_summary([C.Figure("inspect median", float("nan") if inspect_s is None else round(inspect_s, 3), TARGET_S,
+                              "<", unit="s")])
     return 1 if args.check and not met else 0
 
 

@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join(lines))
     C.append_results("Converter: COCO -> JSONL records/s", lines,
-                     path=C.results_path_from_args(args.results, args.quick))
+                     path=C.results_path_from_args(args.results, args.quick),
+                     summary=[C.Figure("convert (incl. validator)", round(report.records / conv.wall), unit="records/s")])
     return 0
 
 

@@ -261,13 +261,15 @@ def report(title: str, m: dict, passes: int) -> tuple[list[str], list[str]]:
     for k, ms in m["stages"]:
         lines.append(f"  {k:46s} {ms:8.2f}")
         print(lines[-1])
-    tail = []
+    tail, figures = [], []
     for variant, note in (("ours_aug_off", ""), ("ours_aug_on", " (the ms-swift side does no augmentation)")):
         r = m["paired"][variant]
+        figures.append(C.Figure(f"[{title}] paired ratio ours/ms-swift, augmentation {variant[-3:].strip('_')}",
+                                round(r, 3), TARGET, ">="))
         tail.append(f"[{title}] ratio ours/ms-swift, augmentation {variant[-3:].strip('_')}: {r:.3f} paired "
                     f"(CPU {m['paired_cpu'][variant]:.3f}, median samples/s {C.ratio(med[variant], base):.3f}) "
                     f"target >= {TARGET} -> {C.verdict(r, TARGET, higher_is_better=True)}{note}")
-    return lines, tail
+    return lines, tail, figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lines: list[str] = [f"config {args.config}"]
     tail: list[str] = []
+    figures: list[C.Figure] = []
     with tempfile.TemporaryDirectory(prefix="bench_data_") as tmp:
         for scale in scales:
             work = Path(tmp) / f"x{scale}"
@@ -302,14 +305,16 @@ def main(argv: list[str] | None = None) -> int:
                              f"global_max_length={max(4096, int(base_cfg.global_max_length or 0))}"]
                 samples = args.samples or args.scaled_samples
             m = measure(args.config, work, overrides, args.passes, samples)
-            section, ratios = report(f"images x{scale}", m, args.passes)
+            section, ratios, scale_figures = report(f"images x{scale}", m, args.passes)
             lines += section
             tail += ratios
+            figures += scale_figures
     tail.insert(0, f"peak RSS: {C.peak_rss_mb():.0f} MB")
     print()
     for line in tail:
         print(line)
-    C.append_results("Data throughput: our dataset path vs ms-swift dataset encode", lines + tail, path=results)
+    C.append_results("Data throughput: our dataset path vs ms-swift dataset encode", lines + tail, path=results,
+                     summary=figures)
     return 0
 
 

@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     for line in lines[-5:]:
         print(line)
     C.append_results("Easy-recipe step: profile and malloc tunables (bench_easy_step)", lines,
-                     path=C.results_path_from_args(args.results, args.quick))
+                     path=C.results_path_from_args(args.results, args.quick),
+                     summary=[C.Figure("s/step, tuned malloc (median)", round(med_tuned, 3), 0.5, unit="s"),
+                              C.Figure("per-step losses bit-identical", "yes" if identical else "NO")])
     return 0 if identical else 1
 
 

@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(f'{p:.3f}' for p in paired)}) target >= {TARGET} -> {C.verdict(ratio, TARGET, higher_is_better=True)}"),
     ]
     print("\n".join(lines))
-    C.append_results("Evaluation throughput: src.eval vs TransformersEngine.infer", lines, path=results)
+    C.append_results("Evaluation throughput: src.eval vs TransformersEngine.infer", lines, path=results,
+                     summary=[C.Figure("images/s ratio ours/ms-swift (paired median)", round(ratio, 3), TARGET, ">=")])
     return 0
 
 

@@ -143,11 +143,15 @@ def main(argv: list[str] | None = None) -> int:
             first, last = sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
             lines.append(f"seed {seed} {name}: first {quarter} steps {first:.3f} -> last {quarter} steps {last:.3f} "
                          f"(slope {slope([row['step'] for row in c], values):+.4f} per step)")
+    summary = [C.Figure("reward slope per step, seed 0", round(slope([r["step"] for r in curve], [r["reward"] for r in curve]), 5))]
     for split in ("train", "val"):
         before = greedy_scores(warm, out / f"eval_warm_{split}", args.set, split)
         afters = [greedy_scores(out / f"seed{seed}" / f"checkpoint-{args.steps}", out / f"seed{seed}" / f"eval_{split}",
                                 args.set, split) for seed in seeds]
         lines += change_lines({"train": "the 16 GRPO records", "val": "the 8 held-out val records"}[split], before, afters)
+        change = sum(a["f1@0.5"] - before["f1@0.5"] for a in afters) / len(afters)
+        summary.append(C.Figure(f"f1@0.5 change, {'GRPO' if split == 'train' else 'held-out'} records (mean over seeds)",
+                                round(change, 4)))
     png = C.REPO_ROOT / args.png
     if not args.quick:
         plot(curve, png)
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in lines[-(2 * len(seeds) + 3):]:
         print(line)
     C.append_results("GRPO from the warm checkpoint: dense rewards per step (bench_grpo_warm)", lines,
-                     path=C.results_path_from_args(args.results, args.quick))  # None (quick, 'none'): nothing
+                     path=C.results_path_from_args(args.results, args.quick), summary=summary)  # None: nothing
     return 0
 
 

@@ -26,9 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common as C
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+PEAK_RSS_TARGET_MB = 300  # a 1M-record index under 300 MB peak RSS
 
 SHAPES = ("rectangle", "triangle", "quadrilateral", "line")
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
@@ -165,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline peak RSS:        {base['peak_kb'] / 1024:.1f} MB measured on {base['n']:,} records")
     print(f"ratio (baseline / index): time {base_s / idx['seconds']:.1f}x, "
           f"memory delta {base_delta_mb / max(idx_delta_mb, 0.1):.1f}x")
+    C.print_summary([C.Figure(f"index peak RSS, {idx['n']:,} records", round(idx["peak_kb"] / 1024, 1), PEAK_RSS_TARGET_MB,
+                              unit="MB"),
+                     C.Figure("index build", round(idx["n"] / idx["seconds"]), unit="records/s")])
     return 0
 
 

@@ -477,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if tmp_ctx is not None:
             tmp_ctx.cleanup()
-    C.append_results("Launcher overhead: python -m src.sft vs plain swift.sft_main", lines, path=results)
+    C.append_results("Launcher overhead: python -m src.sft vs plain swift.sft_main", lines, path=results,
+                     summary=key_figures(runs, variants))
     return 0
 
 
@@ -534,11 +535,42 @@ def memory_lines(med: dict[str, dict[str, float]], variants: list[str]) -> list[
             f"target <= {MEMORY_TARGET} -> {C.verdict(ratio, MEMORY_TARGET)}")]
 
 
-def recombination_line(runs: dict[str, list[dict]]) -> str:
+def worst_recombination(runs: dict[str, list[dict]]) -> float | None:
     gaps = [r["recombination"] for r in runs["ours"] if r["recombination"] is not None]
-    if not gaps:
+    return max(gaps) if gaps else None
+
+
+def loss_parity(runs: dict[str, list[dict]]) -> float:
+    """max |loss(ours) - loss(plain)| over the steps both logged, every repetition."""
+    diffs = []
+    for o, p in zip(runs["ours"], runs["plain"]):
+        diffs += [abs(o["losses"][k] - p["losses"][k]) for k in set(o["losses"]) & set(p["losses"])]
+    return max(diffs) if diffs else float("nan")
+
+
+def key_figures(runs: dict[str, list[dict]], variants: list[str]) -> list[C.Figure]:
+    """The run's figures for the table at the top of RESULTS.md."""
+    def med(variant: str, key: str) -> float:
+        return C.median(r[key] for r in runs[variant])
+
+    figures = [C.Figure("step-time ratio ours/plain", round(C.ratio(med("ours", "step"), med("plain", "step")), 3),
+                        STEP_TARGET),
+               C.Figure("TTFS ratio ours/plain", round(C.ratio(med("ours", "ttfs"), med("plain", "ttfs")), 3), TTFS_TARGET),
+               C.Figure("loss parity max |delta loss|", loss_parity(runs), 0.0, "==")]
+    if "ours_no_telemetry" in variants:
+        figures.append(C.Figure("step peak memory telemetry on/off",
+                                round(C.ratio(med("ours", "step_peak_mb"), med("ours_no_telemetry", "step_peak_mb")), 4),
+                                MEMORY_TARGET))
+    worst = worst_recombination(runs)
+    figures.append(C.Figure("telemetry recombination max rel err", float("nan") if worst is None else worst,
+                            RECOMBINATION_TARGET))
+    return figures
+
+
+def recombination_line(runs: dict[str, list[dict]]) -> str:
+    worst = worst_recombination(runs)
+    if worst is None:
         return "telemetry recombination: no telemetry keys in ours' logging.jsonl -> MISS"
-    worst = max(gaps)
     return (f"telemetry recombination (per-dataset and per-token-type losses, token-weighted, vs the step loss): "
             f"max rel err {worst:.1e} target <= {RECOMBINATION_TARGET:.0e} -> {C.verdict(worst, RECOMBINATION_TARGET)}")
 
@@ -553,10 +585,7 @@ def summarize(runs: dict[str, list[dict]], variants: list[str], args: argparse.N
 
     step_ratio = C.ratio(med["ours"]["step"], med["plain"]["step"])
     ttfs_ratio = C.ratio(med["ours"]["ttfs"], med["plain"]["ttfs"])
-    diffs = []
-    for o, p in zip(runs["ours"], runs["plain"]):
-        diffs += [abs(o["losses"][k] - p["losses"][k]) for k in set(o["losses"]) & set(p["losses"])]
-    loss_diff = max(diffs) if diffs else float("nan")
+    loss_diff = loss_parity(runs)
 
     print()
     threads = f"{args.threads} OMP thread(s)" if getattr(args, "threads", None) else "inherited threads"

@@ -275,8 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"curves: {png.relative_to(C.REPO_ROOT) if png.is_relative_to(C.REPO_ROOT) else png}")
     for line in lines[-5:]:
         print(line)
+    summary = [C.Figure("final F1@0.5 real - control", round(real["f1@0.5"] - control["f1@0.5"], 3), 0.3, ">="),
+               C.Figure("final desc accuracy real", round(real["desc_acc"], 3), 0.9, ">="),
+               C.Figure("final val loss control - real", float("nan") if gap is None else round(gap, 3), 0.1, ">=")]
     C.append_results("Learning: real vs image-shuffled control (bench_learning)", lines,
-                     path=C.results_path_from_args(args.results, args.quick))  # None (quick, 'none'): nothing
+                     path=C.results_path_from_args(args.results, args.quick), summary=summary)  # None: nothing
     return 0
 
 

@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         f"records/s {rate:,.0f} vs goal {TARGET:,.0f}: {C.verdict(rate, TARGET, higher_is_better=True)}",
     ]
     print("\n".join(lines))
-    C.append_results("Token-budget plan (bench_plan.py)", lines, path=results)
+    C.append_results("Token-budget plan (bench_plan.py)", lines, path=results,
+                     summary=[C.Figure("cold plan", round(rate), TARGET, ">=", unit="records/s")])
     return 0
 
 

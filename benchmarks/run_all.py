@@ -6,7 +6,8 @@
 Each script runs as its own process with its default (full) parameters, its output streamed live.
 Scripts that append their own block to RESULTS.md (they accept ``--results``) are left to do so; for
 the others the tail of their output is appended here with the same header (machine line, date,
-commit). ``--quick`` passes ``--quick`` to the scripts that accept it and records nothing unless
+commit) and the key figures of the ``summary: {json}`` line they print (``_common.print_summary``).
+RESULTS.md's table of the latest figures is regenerated at the end (results_table.py). ``--quick`` passes ``--quick`` to the scripts that accept it and records nothing unless
 ``--results`` is given. The summary lists each script's exit status, wall time and last lines (every
 benchmark prints its figures and ratios last), then the total against the ``make bench`` budget
 (15 minutes on 2 cores). Exit status 1 when any script failed.
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as C
+import results_table
 
 BENCH_DIR = Path(__file__).resolve().parent
 TAIL_LINES = 40
@@ -93,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         if code == 0 and results is not None and not records_itself:
             tail = [ln for ln in lines if "\r" not in ln][-TAIL_LINES:]
             C.append_results(f"{script.stem} (output tail)", tail, path=results,
-                             command=f"python {rel}")
+                             command=f"python {rel}", summary=C.summary_from_output(lines))
         summary.append((rel, code, wall, _figure_lines(lines)))
     total = time.perf_counter() - t_all
+    if results is not None:
+        results_table.rewrite(results)  # the table at the top of RESULTS.md, even when no run was recorded
 
     print("\n===== benchmark summary =====")
     for rel, code, wall, figures in summary:

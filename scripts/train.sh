@@ -11,7 +11,6 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PROG="train.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/launch_common.sh
 source "$REPO_ROOT/scripts/lib/launch_common.sh"
 
@@ -70,19 +69,12 @@ while [[ $# -gt 0 ]]; do
       ;;
     --dry-run) DRY_RUN=1; shift ;;
     --print-command) DRY_RUN=1; LAUNCH_CHECK=0; shift ;;
-    -h | --help) usage; exit 0 ;;
-    --) shift; OVERRIDES+=("$@"); break ;;
-    --*) die "unknown option $1 (see --help; overrides go after --)" ;;
-    *=*) OVERRIDES+=("$1"); shift ;;
-    *) die "unexpected argument '$1' (overrides are key.path=value, after --)" ;;
+    *) common_arg "$@"; shift "$SHIFT_BY" ;;
   esac
 done
 
 # ---------------------------------------------------------------- interpreter and config path
-resolve_python
-
-normalize_config_path
-cd "$REPO_ROOT"
+enter_repo
 
 # ---------------------------------------------------------------- topology
 [[ "$NNODES" =~ ^[1-9][0-9]*$ ]] || die "--nnodes must be a positive integer, got '$NNODES'"
@@ -159,15 +151,7 @@ if [[ "$DRY_RUN" -eq 1 && "$LAUNCH_CHECK" -eq 1 ]]; then
   fi
 fi
 echo "train.sh: $MODE"
-printf 'train.sh: command:'
-for word in "${ENV_ASSIGN[@]+"${ENV_ASSIGN[@]}"}" "${CMD[@]}"; do
-  if [[ "$word" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-    printf ' %s' "$word"
-  else
-    printf ' %q' "$word"  # shell-quoted, so the line can be pasted back
-  fi
-done
-printf '\n'
+show_command command "${ENV_ASSIGN[@]+"${ENV_ASSIGN[@]}"}" "${CMD[@]}"
 
 if [[ "$DRY_RUN" -eq 1 ]]; then
   exit 0

@@ -15,7 +15,6 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PROG="train_stage2.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/launch_common.sh
 source "$REPO_ROOT/scripts/lib/launch_common.sh"
 
@@ -70,11 +69,7 @@ while [[ $# -gt 0 ]]; do
       shift 2
       ;;
     --dry-run) DRY_RUN=1; shift ;;
-    -h | --help) usage; exit 0 ;;
-    --) shift; OVERRIDES+=("$@"); break ;;
-    --*) die "unknown option $1 (see --help; overrides go after --)" ;;
-    *=*) OVERRIDES+=("$1"); shift ;;
-    *) die "unexpected argument '$1' (overrides are key.path=value, after --)" ;;
+    *) common_arg "$@"; shift "$SHIFT_BY" ;;
   esac
 done
 
@@ -87,16 +82,14 @@ done
 command -v setsid >/dev/null 2>&1 || die "setsid (util-linux) is required to give the server and learners their own process groups"
 
 # ---------------------------------------------------------------- interpreter and config path
-resolve_python
-normalize_config_path
-cd "$REPO_ROOT"
+enter_repo
 LEARNER_SH="${TRAIN_SH:-$REPO_ROOT/scripts/train.sh}"
 
 # ---------------------------------------------------------------- preflight + plan (Python, no torch)
 PLAN_ARGS=(plan --config "$CONFIG" --server-gpus "$SERVER_GPUS" --train-gpus "$TRAIN_GPUS")
 if [[ -n "$PORT" ]]; then PLAN_ARGS+=(--port "$PORT"); fi
 if [[ -n "${SWIFT_BIN:-}" ]]; then PLAN_ARGS+=(--swift "$SWIFT_BIN"); fi
-if ! PLAN="$("$PYTHON" -m src.stage2.rollout.server_launch "${PLAN_ARGS[@]}" -- "${OVERRIDES[@]+"${OVERRIDES[@]}"}")"; then
+if ! PLAN="$("$PYTHON" -m src.rollout.server.launch "${PLAN_ARGS[@]}" -- "${OVERRIDES[@]+"${OVERRIDES[@]}"}")"; then
   exit 2
 fi
 PLAN_KIND="" SERVER_HOST="" SERVER_PORT="" SERVER_URL="" OUTPUT_DIR="" SERVER_LOG="" SERVER_INFO=""
@@ -107,16 +100,6 @@ eval "$PLAN"  # shell assignments, every value quoted with shlex.quote
 
 LEARNER_OPTS=(--config "$CONFIG" --gpus "$TRAIN_GPUS" --nnodes 1 --node-rank 0)
 LEARNER_TAIL=(-- "${OVERRIDES[@]+"${OVERRIDES[@]}"}" "${LEARNER_OVERRIDES[@]}")
-
-show_command() {  # label, words...: one line that can be pasted back into a shell
-  local label="$1" word
-  shift
-  printf 'train_stage2.sh: %s:' "$label"
-  for word in "$@"; do
-    if [[ "$word" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then printf ' %s' "$word"; else printf ' %q' "$word"; fi
-  done
-  printf '\n'
-}
 
 echo "train_stage2.sh: config $CONFIG (valid; $PLAN_KIND, vLLM server mode), model $MODEL_DIR"
 echo "train_stage2.sh: $PLAN_SUMMARY"
@@ -174,11 +157,11 @@ CUDA_VISIBLE_DEVICES="$SERVER_GPUS" setsid "${SERVER_CMD[@]}" >>"$SERVER_LOG" 2>
 SERVER_PID=$!
 echo "train_stage2.sh: rollout server started (pid $SERVER_PID, own process group), log $SERVER_LOG"
 echo "train_stage2.sh: waiting up to ${SERVER_WAIT}s for $SERVER_URL/health/ and /get_world_size/ (= $WORLD_SIZE)"
-if ! "$PYTHON" -m src.stage2.rollout.server_launch wait --host "$SERVER_HOST" --port "$SERVER_PORT" \
+if ! "$PYTHON" -m src.rollout.server.launch wait --host "$SERVER_HOST" --port "$SERVER_PORT" \
     --pid "$SERVER_PID" --log "$SERVER_LOG" --timeout "$SERVER_WAIT" --world-size "$WORLD_SIZE"; then
   exit 1
 fi
-RECORD_JSON="$RECORD_JSON" "$PYTHON" -m src.stage2.rollout.server_launch record --out "$SERVER_INFO" --pid "$SERVER_PID"
+RECORD_JSON="$RECORD_JSON" "$PYTHON" -m src.rollout.server.launch record --out "$SERVER_INFO" --pid "$SERVER_PID"
 export ROLLOUT_SERVER_INFO="$SERVER_INFO"
 echo "train_stage2.sh: rollout server healthy; launch flags recorded in $SERVER_INFO"
 

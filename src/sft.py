@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("config %s resolved (mode=%s, %d files)", args.config, cfg.mode, len(cfg.source.chain))
 
     from src.audit.template_fingerprint import TemplateDriftError
-    from src.stage2.rollout import RolloutError
+    from src.rollout import RolloutError
     from src.trainers.console import route_logs
     from src.trainers.dispatch import ModeNotAvailable, run_training  # heavy: after the config is valid
 

@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("datasets", "boundary", "seed_migration"),  # records, rendering, geometry, augmentation, fusion; ms-swift
     #                                             argument objects; the seed system's configs -> ours (migrate)
     ("provenance", "audit"),  # run directory + manifest; template fingerprint (run-time drift guard)
-    ("rewards", "stage2"),  # GRPO rewards; stage-2 matching / targets / rollout backends
+    ("rewards", "stage2", "rollout"),  # GRPO rewards; stage-2 matching / targets; rollout backends + the vLLM rollout server
     ("eval",),  # python -m src.eval (detection metrics)
     ("trainers",),  # dispatch and the ms-swift seams (in-training detection eval uses src.eval)
     ("sft", "launch_check", "models", "contracts"),  # entry points: the launcher, its dry-run check, the tiny-model builders, snapshot generators

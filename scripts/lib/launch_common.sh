@@ -1,5 +1,7 @@
 # Shared by scripts/train.sh and scripts/train_stage2.sh (sourced, never run).
-# The sourcing script sets PROG (its name, for messages) and REPO_ROOT first.
+# The sourcing script sets REPO_ROOT first; PROG (its name, for messages) is the script's file name.
+
+PROG="$(basename "$0")"
 
 die() {
   echo "$PROG: error: $*" >&2
@@ -30,4 +32,35 @@ normalize_config_path() {
     CONFIG="$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")"
   fi
   CONFIG="${CONFIG#"$REPO_ROOT"/}"
+}
+
+# Run from the repository root with PYTHON and CONFIG resolved (see the two functions above).
+enter_repo() {
+  resolve_python
+  normalize_config_path
+  cd "$REPO_ROOT"
+}
+
+# The arguments both launchers parse alike, after their own options: -h/--help (calls the script's
+# usage), `--` (every later argument is an override), a bare key=value override, and anything else
+# (an error). Sets SHIFT_BY: how many arguments the caller's loop shifts.
+common_arg() {
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --) shift; OVERRIDES+=("$@"); SHIFT_BY=$(($# + 1)) ;;
+    --*) die "unknown option $1 (see --help; overrides go after --)" ;;
+    *=*) OVERRIDES+=("$1"); SHIFT_BY=1 ;;
+    *) die "unexpected argument '$1' (overrides are key.path=value, after --)" ;;
+  esac
+}
+
+# label, words...: "$PROG: label: words" on one line that can be pasted back into a shell.
+show_command() {
+  local label="$1" word
+  shift
+  printf '%s: %s:' "$PROG" "$label"
+  for word in "$@"; do
+    if [[ "$word" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then printf ' %s' "$word"; else printf ' %q' "$word"; fi
+  done
+  printf '\n'
 }

@@ -1,5 +1,9 @@
 """vLLM server-mode checks for GKD/GRPO runs, made before anything heavy loads.
 
+The config rules of the rollout server (whose launcher, client and contract live in
+`src/rollout/server/`). They stay here because config validation (`requirements.py`, layer 1,
+never torch) runs them before anything heavy, and a config module cannot import a higher layer.
+
 Constructing ms-swift's `RLHFArguments` with `vllm_mode: server` connects to the rollout servers
 at once, so a wrong address costs a timeout (or a hang) after minutes of start-up. These checks
 run on the typed config first (no torch, no ms-swift) and raise `ConfigError` with one paragraph
@@ -36,7 +40,19 @@ _LOOPBACK_HINT = ("start the server on this node bound to loopback (`swift rollo
 
 
 def is_server_mode(cfg: TrainingConfig) -> bool:
+    """ms-swift RLHF server mode (GRPO/GKD): `rlhf.use_vllm` with `rlhf.vllm_mode: server`."""
     return bool(cfg.rlhf.get("use_vllm")) and cfg.rlhf.get("vllm_mode") == "server"
+
+
+def rollout_matching_server_mode(cfg: TrainingConfig) -> bool:
+    """stage2_ab Channel-B rollouts through vLLM servers (`rollout_matching.backend: vllm`, `vllm.mode: server`)."""
+    rm = cfg.rollout_matching
+    return bool(rm is not None and rm.backend == "vllm" and rm.vllm is not None and rm.vllm.mode == "server")
+
+
+def uses_rollout_server(cfg: TrainingConfig) -> bool:
+    """The run talks to `swift rollout` servers (either kind above): the launcher starts one, the manifest records it."""
+    return is_server_mode(cfg) or rollout_matching_server_mode(cfg)
 
 
 def server_max_model_len(cfg: TrainingConfig) -> int | None:
@@ -68,7 +84,8 @@ def host_problem(host: Any) -> str | None:
     return None
 
 
-def _as_list(value: Any) -> list[Any] | None:
+def as_list(value: Any) -> list[Any] | None:
+    """A config value that may be one item or a list, as a list (None when unset)."""
     if value is MISSING or value is None:
         return None
     return list(value) if isinstance(value, (list, tuple)) else [value]
@@ -112,8 +129,8 @@ def server_mode_problems(cfg: TrainingConfig, env: Mapping[str, str] | None = No
     key_hint = ("the trainer cannot send an API key and ms-swift 4.6.0's weight sync fails against a server "
                 "started with `swift rollout --api_key`; rely on the loopback binding instead")
     problems: list[Problem] = []
-    hosts, urls = _as_list(cfg.rlhf.get("vllm_server_host")), _as_list(cfg.rlhf.get("vllm_server_base_url"))
-    ports = _as_list(cfg.rlhf.get("vllm_server_port"))
+    hosts, urls = as_list(cfg.rlhf.get("vllm_server_host")), as_list(cfg.rlhf.get("vllm_server_base_url"))
+    ports = as_list(cfg.rlhf.get("vllm_server_port"))
     if hosts and urls:
         problems.append(Problem(f"set either {_URL} or {_HOST}/{_PORT}, not both (ms-swift silently ignores the "
                                 "hosts when a base URL is set).", key=_URL, where=where(_URL)))

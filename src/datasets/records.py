@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from src.constants import GEOMETRY_KEYS
 
@@ -323,6 +323,26 @@ def loads_json_line(raw: bytes | str) -> Any:
         raise JsonLineError(f"bad JSON: {e.msg} (column {e.colno})") from None
     except UnicodeDecodeError as e:
         raise JsonLineError(f"bad JSON: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+
+
+class JsonLine(NamedTuple):
+    line: int  # 1-based
+    where: str  # "path:line"
+    value: Any  # the line's strict JSON (None when it is not JSON)
+    error: str | None  # why the line is not JSON (None when it is)
+
+
+def json_lines(path: Any, lines: Iterable[bytes]) -> Iterator[JsonLine]:
+    """Every non-empty line of ``lines`` read from ``path``, parsed by :func:`loads_json_line`; a bad line
+    comes with its ``error`` (the caller decides whether it is fatal)."""
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            yield JsonLine(lineno, where, loads_json_line(raw), None)
+        except JsonLineError as e:
+            yield JsonLine(lineno, where, None, str(e))
 
 
 def is_blank_line(raw: bytes) -> bool:

@@ -23,13 +23,7 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from src.datasets.coordjson import (
-    COORD_FORMATS,
-    CoordJSONError,
-    coord_token,
-    parse_prediction,
-    quantize,
-)
+from src.datasets.coordjson import COORD_FORMATS, CoordJSONError, coord_token, parse_prediction, quantize
 from src.datasets.records import DenseObject, Record
 
 OBJECT_ORDERINGS: tuple[str, ...] = ("reading_order", "center_reading_order", "as_is")

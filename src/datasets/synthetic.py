@@ -261,12 +261,24 @@ def generate_dataset(out: str | os.PathLike, spec: SyntheticSpec | None = None, 
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate the synthetic dense-detection dataset.")
+def generator_parser(description: str, n_train: int, n_val: int) -> argparse.ArgumentParser:
+    """The options every synthetic generator takes: --out, --train, --val (record counts), --seed."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--train", type=int, default=64)
-    parser.add_argument("--val", type=int, default=16)
+    parser.add_argument("--train", type=int, default=n_train)
+    parser.add_argument("--val", type=int, default=n_val)
     parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def log_progress() -> None:
+    """A generator run from the command line logs what it wrote."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = generator_parser("Generate the synthetic dense-detection dataset.", SyntheticSpec.n_train,
+                              SyntheticSpec.n_val)
     parser.add_argument("--easy", action="store_true", help="the easy learning-check split (few large shapes)")
     parser.add_argument("--one-object", action="store_true",
                         help="with --easy: exactly one shape per image (the localisation split)")
@@ -274,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.one_object and not args.easy:
         parser.error("--one-object is a variant of the easy split: add --easy")  # exits 2
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    log_progress()
     spec = SyntheticSpec(seed=args.seed, n_train=args.train, n_val=args.val, easy=args.easy,
                          one_object=args.one_object)
     generate_dataset(args.out, spec, args.force)

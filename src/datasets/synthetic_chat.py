@@ -7,13 +7,14 @@ line (`{"messages": [system?, user, assistant]}`), written atomically to `<out>/
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
+
+from src.datasets.synthetic import generator_parser, log_progress
 
 logger = logging.getLogger(__name__)
 SIDES = {"triangle": 3, "rectangle": 4, "quadrilateral": 4, "pentagon": 5, "hexagon": 6}
@@ -47,13 +48,8 @@ def generate_chat(out: str | os.PathLike, n_train: int = 32, n_val: int = 8, see
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate the synthetic chat-format (text-only) dataset.")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--train", type=int, default=32)
-    parser.add_argument("--val", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = generator_parser("Generate the synthetic chat-format (text-only) dataset.", 32, 8).parse_args(argv)
+    log_progress()
     generate_chat(args.out, args.train, args.val, args.seed)
     return 0
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from src.datasets.records import DenseObject, loads_json_line
+from src.datasets.records import DenseObject, json_lines
 
 
 class PredictionsError(ValueError):
@@ -120,14 +120,9 @@ def read_predictions(path: Path) -> list[ImagePrediction]:
     out: list[ImagePrediction] = []
     seen: dict[tuple[str | None, int], int] = {}
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                data = loads_json_line(raw)
-            except ValueError as e:
-                raise PredictionsError(f"{where}: not a JSON line ({e})") from None
+        for lineno, where, data, error in json_lines(path, f):
+            if error is not None:
+                raise PredictionsError(f"{where}: not a JSON line ({error})")
             pred = parse_prediction_line(data, where)
             key = (pred.dataset, pred.index)
             if key in seen:

@@ -1,4 +1,8 @@
-"""Rollout-server launch flags for the manifest (vLLM server mode).
+"""Rollout-server launch flags for the manifest (vLLM server mode): the manifest's side of the launch record.
+
+The rollout server itself (launch, contract, client, weight sync, health) lives in
+`src/rollout/server/`; its launcher writes the record through `src/rollout/server/record.py`, which
+takes the record's name and location from here (the manifest, layer 3, cannot import a layer-4 package).
 
 Contract with the server launcher (`scripts/train_stage2.sh`, or whoever starts `swift rollout`):
 after the server is healthy and before the learners start, the launcher writes a JSON object to
@@ -19,20 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from src.config import TrainingConfig
+from src.config.server_mode import uses_rollout_server
 
 ROLLOUT_SERVER_ENV = "ROLLOUT_SERVER_INFO"
 ROLLOUT_SERVER_FILE = "rollout_server.json"
 
 logger = logging.getLogger(__name__)
-
-
-def server_mode(cfg: TrainingConfig) -> bool:
-    """ms-swift RLHF server mode (`rlhf.use_vllm` + `rlhf.vllm_mode: server`) or stage2_ab rollouts
-    through vLLM servers (`rollout_matching.backend: vllm`, `vllm.mode: server`)."""
-    if cfg.rlhf.get("use_vllm") and cfg.rlhf.get("vllm_mode") == "server":
-        return True
-    rm = cfg.rollout_matching
-    return bool(rm is not None and rm.backend == "vllm" and rm.vllm is not None and rm.vllm.mode == "server")
 
 
 def rollout_server_path(run_dir: Path) -> Path:
@@ -41,7 +37,7 @@ def rollout_server_path(run_dir: Path) -> Path:
 
 
 def rollout_server_record(cfg: TrainingConfig, run_dir: Path) -> dict[str, Any] | None:
-    if not server_mode(cfg):
+    if not uses_rollout_server(cfg):
         return None
     path = rollout_server_path(run_dir)
     try:

@@ -111,7 +111,7 @@ class DetectionEvalState:
 
     def _generate(self, rank: int, world: int) -> list[tuple[int, Any]]:
         from src.eval.samples import to_eval_image
-        from src.stage2.rollout.base import RolloutRequest
+        from src.rollout.base import RolloutRequest
 
         settings = self.cfg.custom.detection_eval
         local: list[tuple[int, Any]] = []
@@ -165,7 +165,7 @@ def _overlays_to_tensorboard(trainer: Any, state: DetectionEvalState, images: Se
 
 def install_detection_eval(trainer: Any, cfg: TrainingConfig, backend: Any = None) -> Any:
     """Turn a constructed trainer into its detection-eval subclass (a trainer extension of LauncherSft)."""
-    from src.stage2.rollout.hf_backend import HfRolloutBackend, trainer_model_context
+    from src.rollout.hf_backend import HfRolloutBackend, trainer_model_context
 
     settings = cfg.custom.detection_eval
     every = settings.every_steps or int(cfg.training["eval_steps"])

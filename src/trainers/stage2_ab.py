@@ -35,9 +35,9 @@ from swift.trainers import Seq2SeqTrainer
 
 from src.config import TrainingConfig
 from src.distributed import all_gather, is_distributed, together
+from src.rollout.base import RolloutError
 from src.stage2.metrics import PACKED_WIDTH, ChannelBCounts, pack, reduce_packed, schedule_values
 from src.stage2.pipeline import ChannelBPolicy
-from src.stage2.rollout.base import RolloutError
 from src.stage2.schedule import is_channel_b
 
 from .stage2_ab_batch import (
@@ -125,7 +125,7 @@ class Stage2ABMixin:
         backend, state = self._stage2.builder.backend, self._stage2
         if not hasattr(backend, "sync_weights") or state.synced_step == step:
             return
-        from src.stage2.rollout.ranks import on_all_ranks
+        from src.rollout.ranks import on_all_ranks
 
         on_all_ranks(backend.sync_weights, self.accelerator.unwrap_model(self.model))
         state.synced_step = step
@@ -209,11 +209,11 @@ def channel_b_policy(cfg: TrainingConfig) -> ChannelBPolicy:
 def make_backend(cfg: TrainingConfig, trainer: Any) -> Any:
     rm = cfg.rollout_matching
     if rm.backend == "hf":
-        from src.stage2.rollout.hf_backend import HfRolloutBackend, trainer_model_context
+        from src.rollout.hf_backend import HfRolloutBackend, trainer_model_context
 
         return HfRolloutBackend(trainer.template, trainer_model_context(trainer))
-    from src.stage2.rollout.ranks import on_all_ranks
-    from src.stage2.rollout.vllm_server import VllmServerBackend  # servers started by scripts/train_stage2.sh
+    from src.rollout.ranks import on_all_ranks
+    from src.rollout.server.client import VllmServerBackend  # servers started by scripts/train_stage2.sh
 
     return on_all_ranks(VllmServerBackend.from_config, cfg)  # health + world size; all ranks fail together
 

@@ -33,10 +33,10 @@ from typing import Any
 
 from src.datasets.fusion_dataset import DATASET_NAME_KEY
 from src.datasets.stage2_rows import STAGE2_KEY, Stage2Source
+from src.rollout.base import RolloutBackend, RolloutError, RolloutRequest, RolloutResult
+from src.rollout.hf_backend import local_prompt_ids
 from src.stage2.metrics import ChannelBCounts
 from src.stage2.pipeline import ChannelBPolicy, ChannelBSample, channel_b_sample
-from src.stage2.rollout.base import RolloutBackend, RolloutError, RolloutRequest, RolloutResult
-from src.stage2.rollout.hf_backend import local_prompt_ids
 from src.stage2.rollout_health import completion_health
 from src.stage2.target_tokens import IGNORE_INDEX, tokenize_target
 

@@ -57,7 +57,7 @@ BODY = json.dumps([OUTPUT, OUTPUT]).encode()
 
 _DIGEST = """
 import hashlib, sys
-from src.stage2.rollout.server_contract import parse_infer_response
+from src.rollout.server.contract import parse_infer_response
 from src.stage2.pipeline import ChannelBPolicy, channel_b_sample
 from src.datasets.records import DenseObject
 results = parse_infer_response(sys.stdin.buffer.read(), 2)
@@ -69,8 +69,8 @@ print(hashlib.sha256(repr((results, s.target.pieces, s.match)).encode()).hexdige
 
 def _digest_here() -> str:
     from src.datasets.records import DenseObject
+    from src.rollout.server.contract import parse_infer_response
     from src.stage2.pipeline import ChannelBPolicy, channel_b_sample
-    from src.stage2.rollout.server_contract import parse_infer_response
 
     results = parse_infer_response(BODY, 2)
     gts = [DenseObject("cat", "bbox_2d", (10, 10, 90, 90)), DenseObject("dog", "bbox_2d", (200, 200, 300, 300))]
@@ -80,19 +80,19 @@ def _digest_here() -> str:
 
 
 def test_rollout_parsing_is_deterministic_in_and_across_processes() -> None:
-    here = I.check_deterministic("src.stage2.rollout.server_contract:parse_infer_response", _digest_here,
+    here = I.check_deterministic("src.rollout.server.contract:parse_infer_response", _digest_here,
                                  digest=str)
     other = subprocess.run([sys.executable, "-c", _DIGEST], input=BODY, capture_output=True, cwd=REPO_ROOT,
                            timeout=120, check=True, env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.decode().strip()
-    assert other == here, ("[invariant rollout.parse_determinism] at src.stage2.rollout.server_contract:"
+    assert other == here, ("[invariant rollout.parse_determinism] at src.rollout.server.contract:"
                            f"parse_infer_response: another process parsed the same bytes to {other[:12]}, this one "
                            f"to {here[:12]}")
 
 
 # -------------------------------------------------------------------------------- rank symmetry
 
-RANK_FILES = [REPO_ROOT / p for p in ("src/stage2/rollout/ranks.py", "src/trainers/telemetry/reduction.py",
-                                      "src/trainers/telemetry/mixin.py", "src/stage2/rollout/weight_sync.py",
+RANK_FILES = [REPO_ROOT / p for p in ("src/rollout/ranks.py", "src/trainers/telemetry/reduction.py",
+                                      "src/trainers/telemetry/mixin.py", "src/rollout/server/weight_sync.py",
                                       "src/trainers/stage2_ab.py", "src/trainers/stage2_ab_batch.py")]
 
 
@@ -170,7 +170,7 @@ def test_meta_collective_under_rank_branch_fails(tmp_path: Path) -> None:
 
 
 def test_meta_nondeterministic_parser_fails(monkeypatch) -> None:
-    from src.stage2.rollout import server_contract as SC
+    from src.rollout.server import contract as SC
 
     real, calls = SC.parse_infer_response, iter(range(100))
 

@@ -245,6 +245,8 @@ def test_run_once_and_summary_from_fake_children(tmp_path, capsys):
     assert "max |delta loss| = 0.00e+00" in out
     assert lines[-2].startswith("step-time ratio ours/plain:") and lines[-2].endswith("MISS")  # 2x slower
     assert lines[-1].startswith("TTFS ratio ours/plain:")
+    figures = {f.name: f for f in launcher.key_figures(runs, ["ours", "plain"])}  # RESULTS.md's table
+    assert figures["step-time ratio ours/plain"].met() is False and figures["loss parity max |delta loss|"].met()
 
 
 def test_recombination_and_memory_lines(tmp_path):

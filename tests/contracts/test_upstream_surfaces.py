@@ -1,7 +1,7 @@
 """Upstream contract tests (CPU-only): the transformers / ms-swift surfaces the launcher relies on.
 
 The ms-swift argument-field snapshot has its own test: tests/config/test_swift_fields_contract.py.
-The full `swift rollout` HTTP contract: tests/stage2/test_vllm_server_contract.py. Here: the method /
+The full `swift rollout` HTTP contract: tests/rollout/test_vllm_server_contract.py. Here: the method /
 field surfaces of tests/support/surfaces.py against the installed stack, the Qwen3-VL multimodal
 payload shape, and meta tests feeding the checker fake modules.
 """
@@ -52,7 +52,7 @@ def test_swift_log_messages_we_route_exist(module, text, why) -> None:
 
 
 def test_request_config_return_details_roundtrip(upstream) -> None:
-    from src.stage2.rollout.server_contract import request_config
+    from src.rollout.server.contract import request_config
 
     protocol = upstream["swift.infer_engine.protocol"]
     cfg = request_config(max_new_tokens=8, temperature=0.0, top_p=1.0, do_sample=False, seed=1)
@@ -64,8 +64,8 @@ def test_request_config_return_details_roundtrip(upstream) -> None:
 def test_qwen3_vl_multimodal_payload_shape(upstream) -> None:
     from PIL import Image
 
-    from src.stage2.rollout.base import RolloutRequest
-    from src.stage2.rollout.server_contract import build_infer_payload
+    from src.rollout.base import RolloutRequest
+    from src.rollout.server.contract import build_infer_payload
 
     protocol = upstream["swift.infer_engine.protocol"]
     req = RolloutRequest(messages=[{"role": "user", "content": "<image>Detect every object."}],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from src.stage2.rollout.server_launch import _alive
+from src.rollout.server.health import alive
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train_stage2.sh"
@@ -265,7 +265,7 @@ def test_full_launch_records_flags_and_stops_the_server(tmp_path, model_dir, fak
     assert proc.returncode == 7, proc.stdout + proc.stderr  # the learners' status is the script's status
     server = json.loads((fakes / "server.json").read_text())
     assert server["cuda"] == "0,1" and server["pgid"] == server["pid"]  # its own process group
-    assert not _alive(server["pid"])  # stopped on exit
+    assert not alive(server["pid"])  # stopped on exit
 
     record = json.loads((run_dir / "rollout_server.json").read_text())
     assert {"command", "flags", "host", "port", "gpus", "started_at"} <= record.keys()
@@ -294,7 +294,7 @@ def test_server_that_never_gets_healthy(tmp_path, model_dir, fakes):
                "--server-wait", "2", *overrides(model_dir, tmp_path / "run"), env=env_for(fakes, FAKE_SWIFT_DELAY="30"))
     assert proc.returncode == 1 and "did not become healthy within 2 s" in proc.stderr
     assert time.monotonic() - start < 30
-    assert not _alive(json.loads((fakes / "server.json").read_text())["pid"])
+    assert not alive(json.loads((fakes / "server.json").read_text())["pid"])
 
 
 def test_server_that_dies_mid_run_stops_the_learners(tmp_path, model_dir, fakes):
@@ -302,7 +302,7 @@ def test_server_that_dies_mid_run_stops_the_learners(tmp_path, model_dir, fakes)
                *overrides(model_dir, tmp_path / "run"),
                env=env_for(fakes, FAKE_SWIFT_LIFETIME="2", FAKE_LEARNER_SLEEP="60"))
     assert proc.returncode == 1 and "exited while the learners were running" in proc.stderr
-    assert not _alive(int((fakes / "learner_pid").read_text()))
+    assert not alive(int((fakes / "learner_pid").read_text()))
 
 
 # A test run started in the background (`pytest &`, some CI runners) ignores SIGINT, children inherit
@@ -326,16 +326,16 @@ def test_signal_stops_both_process_groups(tmp_path, model_dir, fakes, sig):
             assert time.monotonic() < deadline, "the learners never started"
             time.sleep(0.1)
         learner, server = int((fakes / "learner_pid").read_text()), json.loads((fakes / "server.json").read_text())
-        assert _alive(learner) and _alive(server["pid"])
+        assert alive(learner) and alive(server["pid"])
         script.send_signal(sig)
         _, err = script.communicate(timeout=30)
     finally:
         if script.poll() is None:
             script.kill()
-        alive = bystander.poll() is None
+        bystander_alive = bystander.poll() is None
         bystander.kill()
         bystander.wait()
-    assert alive, "the launcher stopped a process it did not start"
+    assert bystander_alive, "the launcher stopped a process it did not start"
     assert script.returncode == (143 if sig == signal.SIGTERM else 130), err
     assert "stopping the learners" in err and "stopping the rollout server" in err
-    assert not _alive(learner) and not _alive(server["pid"])
+    assert not alive(learner) and not alive(server["pid"])

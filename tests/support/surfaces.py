@@ -139,7 +139,7 @@ SURFACES: tuple[Surface, ...] = (
         Method("get_warmup_steps", ("self", "num_training_steps")),
     )),
     Surface("transformers.optimization", "get_scheduler", why="scheduler pre-flight"),
-    Surface("swift.infer_engine.protocol", "RequestConfig", why="stage-2 rollout request (server_contract)",
+    Surface("swift.infer_engine.protocol", "RequestConfig", why="stage-2 rollout request (src/rollout/server/contract.py)",
             fields=("max_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "n", "seed",
                     "stream", "return_details")),
     Surface("swift.infer_engine.protocol", "RolloutInferRequest", fields=("messages", "images"),

@@ -35,7 +35,7 @@ def skewed_document(rank: int, index: int) -> tuple[str, int, int]:
 
 
 def install() -> None:
-    from src.stage2.rollout.hf_backend import HfRolloutBackend
+    from src.rollout.hf_backend import HfRolloutBackend
 
     original = HfRolloutBackend.generate
 

@@ -11,7 +11,7 @@ from gloo_ranks import run_two_ranks
 
 from src.config import ConfigError, load_training_config
 from src.datasets.render import render_target
-from src.stage2.rollout.base import RolloutResult
+from src.rollout.base import RolloutResult
 from src.trainers.detection_eval import DetectionEvalMixin, DetectionEvalState, shard_batches
 
 PRESET = "configs/smoke/sft_dense_tiny.yaml"

@@ -16,7 +16,7 @@ from src.config import load_training_config
 from src.datasets.fusion_dataset import DATASET_NAME_KEY
 from src.datasets.render import encode_coords
 from src.datasets.stage2_rows import STAGE2_KEY, Stage2Source, build_stage2_datasets
-from src.stage2.rollout import RolloutError, RolloutRequest, RolloutResult
+from src.rollout import RolloutError, RolloutRequest, RolloutResult
 from src.stage2.target_tokens import IGNORE_INDEX, tokenize_target
 from src.trainers.stage2_ab import channel_b_policy
 from src.trainers.stage2_ab_batch import (

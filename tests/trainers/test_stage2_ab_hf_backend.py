@@ -13,8 +13,8 @@ import contextlib
 import pytest
 import torch
 
-from src.stage2.rollout import RolloutBackend, RolloutRequest
-from src.stage2.rollout.hf_backend import HfRolloutBackend, local_prompt_ids
+from src.rollout import RolloutBackend, RolloutRequest
+from src.rollout.hf_backend import HfRolloutBackend, local_prompt_ids
 
 IMAGES = ("train_000000.png", "train_000001.png", "train_000002.png")
 

@@ -9,8 +9,8 @@ import torch
 import torch.distributed as dist
 from gloo_ranks import run_two_ranks
 
+from src.rollout import RolloutError
 from src.stage2.metrics import N_VALID_PRED, ChannelBCounts
-from src.stage2.rollout import RolloutError
 from src.trainers.stage2_ab import Stage2ABMixin, Stage2Window, gather_rows, reduce_window
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from src.datasets.records import JsonLineError, loads_json_line
+from src.datasets.records import json_lines
 
 from .coco import _numbers, load_json
 from .model import ConvertError, Issue, Source, SourceImage, SourceObject
@@ -76,14 +76,9 @@ def read_odvg(path: Path, images: Path | None = None, label_map: Path | None = N
     skipped: dict[str, int] = {}
 
     def generate() -> Iterator[SourceImage]:
-        for lineno, raw in enumerate(lines, 1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                data = loads_json_line(raw)
-            except JsonLineError as e:
-                yield _bad(SourceImage(None, where, None), where, str(e))
+        for _, where, data, error in json_lines(path, lines):
+            if error is not None:
+                yield _bad(SourceImage(None, where, None), where, error)
                 continue
             src = _row(data, where, root, names)
             if src is None:

@@ -1,4 +1,6 @@
-"""Plain HTTP/1.1 with a hard deadline, for the rollout server (stdlib only, no torch, no ms-swift).
+"""Plain HTTP/1.1 with a hard deadline, for the rollout server (stdlib only, no torch, no ms-swift),
+the server's routes, and response bodies as JSON (`load_json`, `ContractError` for a body that breaks
+the contract; contract.py and health.py parse on top of it).
 
 `http_json` bounds the *whole* exchange (connect, send, headers, body) by one deadline: before every
 socket operation the socket timeout is set to the time left, so a server that stalls, trickles bytes
@@ -15,6 +17,25 @@ from dataclasses import dataclass
 from typing import Any
 
 _CHUNK = 1 << 16
+# The routes of `swift rollout` (ms-swift 4.6.0 `SwiftRolloutDeploy`; see contract.py).
+HEALTH_ROUTE = "/health/"
+WORLD_SIZE_ROUTE = "/get_world_size/"
+INFER_ROUTE = "/infer/"
+
+
+class ContractError(ValueError):
+    """A payload that cannot be built or a response that does not follow the contract (one sentence)."""
+
+
+def load_json(body: bytes | str) -> Any:
+    """A response body as JSON; raises ContractError quoting the start of a body that is not JSON."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+        excerpt = text.strip()[:200] or "<empty body>"
+        raise ContractError(f"the body is not JSON ({exc.__class__.__name__}: {exc}); it starts with "
+                            f"{excerpt!r}") from exc
 
 
 class TransportError(Exception):

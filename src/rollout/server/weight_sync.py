@@ -19,8 +19,8 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .base import RolloutError
-from .server_contract import vllm_param_name
+from ..base import RolloutError
+from .contract import vllm_param_name
 from .transport import server_url
 
 DEFAULT_GROUP_PORT = 51216  # ms-swift's default vllm_server_group_port (one port per server from here)

@@ -1,4 +1,4 @@
-"""The one interface every Channel-B rollout backend implements.
+"""The one interface every rollout backend implements (stage2_ab Channel B, in-training detection eval).
 
 A backend turns prompt-only conversations into completions. It never parses them: Channel B
 hands each `RolloutResult.text` to `src.stage2.pipeline.channel_b_sample` (CoordJSON salvage

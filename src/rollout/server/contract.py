@@ -2,9 +2,9 @@
 
 Payloads are built from `RolloutInferRequest` / `RequestConfig` and responses are parsed with
 `RolloutOutput` / `ChatCompletionResponse` (`swift.infer_engine.protocol`), so a change of those
-models in ms-swift breaks `tests/stage2/test_vllm_server_contract.py` instead of a run.
+models in ms-swift breaks `tests/rollout/test_vllm_server_contract.py` instead of a run.
 
-Routes (`swift/pipelines/infer/rollout.py`, `SwiftRolloutDeploy`):
+Routes (`swift/pipelines/infer/rollout.py`, `SwiftRolloutDeploy`; their paths are in transport.py):
 - `GET /health/` -> `{"status": "ok"}`;
 - `GET /get_world_size/` -> `{"world_size": tp * dp}`;
 - `POST /infer/` with body `{"infer_requests": [RolloutInferRequest as dict], "request_config":
@@ -36,16 +36,10 @@ from swift.infer_engine.protocol import (
     RolloutOutput,
 )
 
-from .base import RolloutRequest, RolloutResult
+from ..base import RolloutRequest, RolloutResult
+from .transport import ContractError, load_json
 
-HEALTH_ROUTE = "/health/"
-WORLD_SIZE_ROUTE = "/get_world_size/"
-INFER_ROUTE = "/infer/"
 _CHAT_RESPONSE = TypeAdapter(ChatCompletionResponse)
-
-
-class ContractError(ValueError):
-    """A payload that cannot be built or a response that does not follow the contract (one sentence)."""
 
 
 # ---------------------------------------------------------------- requests
@@ -126,16 +120,6 @@ def build_infer_payload(requests: Sequence[RolloutRequest], *, max_new_tokens: i
 
 # ---------------------------------------------------------------- responses
 
-def _load_json(body: bytes | str) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-        excerpt = text.strip()[:200] or "<empty body>"
-        raise ContractError(f"the body is not JSON ({exc.__class__.__name__}: {exc}); it starts with "
-                            f"{excerpt!r}") from exc
-
-
 def _validation_summary(exc: ValidationError) -> str:
     parts = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:3]]
     more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
@@ -182,7 +166,7 @@ def to_result(response: ChatCompletionResponse) -> RolloutResult:
 
 def parse_infer_response(body: bytes | str, expected: int) -> list[RolloutResult]:
     """`expected` results, in request order, from the raw `/infer/` body; raises ContractError."""
-    data = _load_json(body)
+    data = load_json(body)
     if not isinstance(data, list):
         raise ContractError(f"expected a JSON list (one entry per request), got {type(data).__name__}")
     if len(data) != expected:
@@ -194,14 +178,6 @@ def parse_infer_response(body: bytes | str, expected: int) -> list[RolloutResult
         except ContractError as exc:
             raise ContractError(f"result {index}: {exc}") from exc
     return results
-
-
-def parse_world_size(body: bytes | str) -> int:
-    data = _load_json(body)
-    size = data.get("world_size") if isinstance(data, dict) else None
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ContractError(f'expected {{"world_size": <positive int>}}, got {str(data)[:200]}')
-    return size
 
 
 # ---------------------------------------------------------------- weight names

@@ -21,8 +21,8 @@ from PIL import Image
 from test_vllm_server_contract import server_body
 
 from src.config import load_training_config
-from src.stage2.rollout import RolloutBackend, RolloutError, RolloutRequest
-from src.stage2.rollout.vllm_server import VllmServerBackend
+from src.rollout import RolloutBackend, RolloutError, RolloutRequest
+from src.rollout.server.client import VllmServerBackend
 
 TIMEOUT = 0.6
 SLACK = 0.6

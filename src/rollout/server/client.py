@@ -12,7 +12,7 @@ generation + transfer): a dead, hung or slow server raises `RolloutError` within
 
 Multi-rank semantics (the trainer's side of the contract): a failure on one rank must fail every
 rank together, at the same point, or the other ranks hang in their next collective. So every rank
-makes each server call through `on_all_ranks` (ranks.py, re-exported here), every time, whether
+makes each server call through `on_all_ranks` (src/rollout/ranks.py, re-exported here), every time, whether
 it has work or not; when any rank failed, all ranks raise `RolloutError`:
 
     backend = on_all_ranks(VllmServerBackend.from_config, cfg)    # health + world size
@@ -25,25 +25,25 @@ the new weights are in.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .base import RolloutError, RolloutRequest, RolloutResult
-from .ranks import all_ranks_ok, on_all_ranks, rank, rollout_all_ranks
-from .server_contract import (
+from ..base import RolloutError, RolloutRequest, RolloutResult
+from ..ranks import all_ranks_ok, on_all_ranks, rank, rollout_all_ranks
+from .contract import ContractError, build_infer_payload, parse_infer_response
+from .health import parse_world_size
+from .record import recorded_world_size
+from .transport import (
     HEALTH_ROUTE,
     INFER_ROUTE,
     WORLD_SIZE_ROUTE,
-    ContractError,
-    build_infer_payload,
-    parse_infer_response,
-    parse_world_size,
+    HttpReply,
+    TransportError,
+    http_json,
+    server_url,
 )
-from .transport import HttpReply, TransportError, http_json, server_url
 from .weight_sync import DEFAULT_GROUP_PORT, ServerWeightSync
 
 __all__ = ["VllmServerBackend", "all_ranks_ok", "on_all_ranks", "recorded_world_size", "rollout_all_ranks"]
@@ -51,7 +51,7 @@ _LOG_HINT = "its log (<training.output_dir>/rollout_server.log when scripts/trai
 
 
 class VllmServerBackend:
-    """`RolloutBackend` over ms-swift's `swift rollout` HTTP contract (see server_contract.py)."""
+    """`RolloutBackend` over ms-swift's `swift rollout` HTTP contract (see contract.py)."""
 
     name = "vllm"
 
@@ -175,7 +175,7 @@ class VllmServerBackend:
             payload = build_infer_payload(chunk, **options)
         except ContractError as exc:
             raise self._error(server, "POST", INFER_ROUTE, f"cannot build the request: {exc}",
-                              "Fix the sample's images/messages (see src/stage2/rollout/base.py).") from exc
+                              "Fix the sample's images/messages (see src/rollout/base.py).") from exc
         reply = self._call(server, "POST", INFER_ROUTE, payload)
         try:
             return parse_infer_response(reply.body, len(chunk))
@@ -198,17 +198,3 @@ class VllmServerBackend:
     def close(self) -> None:
         self._weights.close()
 
-
-def recorded_world_size(servers: Sequence[tuple[str, int]]) -> int | None:
-    """The world size scripts/train_stage2.sh recorded for one of `servers` ($ROLLOUT_SERVER_INFO)."""
-    path = os.environ.get("ROLLOUT_SERVER_INFO")
-    if not path:
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
-        started = (str(record["host"]), int(record["port"]))
-        size = int(record["world_size"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return size if started in [(str(h), int(p)) for h, p in servers] else None

@@ -16,9 +16,9 @@ import torch
 from peft import LoraConfig, get_peft_model
 from safetensors import safe_open
 
-from src.stage2.rollout import RolloutError
-from src.stage2.rollout.vllm_server import VllmServerBackend
-from src.stage2.rollout.weight_sync import ServerWeightSync, buckets, merged_named_tensors
+from src.rollout import RolloutError
+from src.rollout.server.client import VllmServerBackend
+from src.rollout.server.weight_sync import ServerWeightSync, buckets, merged_named_tensors
 
 
 class Tiny(torch.nn.Module):
@@ -97,5 +97,5 @@ def test_without_vllm_the_sync_fails_clearly():
 
 def test_only_rank_zero_pushes(monkeypatch):
     backend = VllmServerBackend([("127.0.0.1", 8000)], timeout_s=1.0, check=False)
-    monkeypatch.setattr("src.stage2.rollout.vllm_server.rank", lambda: 1)
+    monkeypatch.setattr("src.rollout.server.client.rank", lambda: 1)
     assert backend.sync_weights(Tiny()) == 0  # no connection attempted on other ranks

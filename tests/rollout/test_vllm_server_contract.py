@@ -34,19 +34,17 @@ from swift.infer_engine.protocol import (
     UsageInfo,
 )
 
-from src.stage2.rollout import RolloutRequest, RolloutResult
-from src.stage2.rollout.server_contract import (
-    HEALTH_ROUTE,
-    INFER_ROUTE,
-    WORLD_SIZE_ROUTE,
+from src.rollout import RolloutRequest, RolloutResult
+from src.rollout.server.contract import (
     ContractError,
     build_infer_payload,
     encode_image,
     parse_infer_response,
-    parse_world_size,
     request_config,
     vllm_param_name,
 )
+from src.rollout.server.health import parse_world_size
+from src.rollout.server.transport import HEALTH_ROUTE, INFER_ROUTE, WORLD_SIZE_ROUTE
 
 ROLLOUT_SRC = Path(swift.__file__).parent / "pipelines" / "infer" / "rollout.py"
 OPTS = {"max_new_tokens": 64, "temperature": 0.0, "top_p": 1.0, "do_sample": False, "seed": 7}
@@ -238,7 +236,7 @@ def test_launcher_flags_are_rollout_arguments(tmp_path):
     from swift.arguments import RolloutArguments
 
     from src.config import load_training_config
-    from src.stage2.rollout.server_launch import MODEL_KEYS, TEMPLATE_KEYS, server_flags, server_settings
+    from src.rollout.server.settings import MODEL_KEYS, TEMPLATE_KEYS, server_flags, server_settings
 
     fields = {f.name for f in dataclasses.fields(RolloutArguments)}
     cfg = load_training_config("configs/train/grpo/summary_server.yaml")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch.multiprocessing as mp
 
-from src.stage2.rollout import RolloutError, RolloutRequest, RolloutResult
-from src.stage2.rollout.ranks import all_ranks_ok, rollout_all_ranks
+from src.rollout import RolloutError, RolloutRequest, RolloutResult
+from src.rollout.ranks import all_ranks_ok, rollout_all_ranks
 
 GEN = {"max_new_tokens": 4, "temperature": 0.0, "top_p": 1.0, "do_sample": False}
 
@@ -78,7 +78,7 @@ def test_two_ranks_fail_together_without_hanging(tmp_path):
 
 
 def test_on_all_ranks_passes_results_and_errors_through():
-    from src.stage2.rollout.ranks import on_all_ranks
+    from src.rollout.ranks import on_all_ranks
 
     assert on_all_ranks(lambda a, b=0: a + b, 2, b=3) == 5
 
