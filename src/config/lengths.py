@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import Problem
-from .modes import RULES
+from .modes import spec_of
 from .resolve import MISSING, ResolvedConfig
 
 KEY = "global_max_length"
@@ -41,7 +41,7 @@ def implied_lengths(mode: str, resolved: ResolvedConfig) -> tuple[dict[str, int]
     g = resolved.get(KEY, None)
     if not isinstance(g, int) or isinstance(g, bool) or g <= 0:
         return {}, []
-    lengths = RULES[mode].lengths(resolved, g)
+    lengths = spec_of(mode).lengths(resolved, g)
     implied, problems = lengths.implied, list(lengths.problems)
     for dotted, value in implied.items():
         written: Any = resolved.get(dotted, MISSING)

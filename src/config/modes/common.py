@@ -5,14 +5,13 @@ from __future__ import annotations
 from ..errors import Problem
 from ..resolve import MISSING, ResolvedConfig
 from ..swift_fields import swift_field
-from .rules import Lengths
+from .spec import Lengths
 
-STAGE2_SECTIONS = ("stage2_ab", "rollout_matching")
 DETECTION_EVAL = "custom.detection_eval"
 
 
 def rejects_rlhf_settings(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    """sft / stage2_ab: an rlhf section would be silently ignored."""
+    """Modes on ms-swift's SFT arguments: an rlhf section would be silently ignored."""
     section = resolved.get("rlhf", None)
     keys = sorted(k for k, v in section.items() if not (k == "rlhf_type" and v is None)) if isinstance(
         section, dict) else []
@@ -20,14 +19,9 @@ def rejects_rlhf_settings(resolved: ResolvedConfig, mode: str) -> list[Problem]:
                     "(gkd | grpo).", key=f"rlhf.{key}", where=resolved.where(f"rlhf.{key}")) for key in keys]
 
 
-def rejects_stage2_sections(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    return [Problem(f"only stage2_ab runs (custom.trainer_variant: stage2_ab_training) read this section; "
-                    f"this is a {mode} run.", key=section, where=resolved.where(section))
-            for section in STAGE2_SECTIONS if resolved.get(section, None) is not None]
-
-
 def detection_eval_interval(resolved: ResolvedConfig) -> list[Problem]:
-    """sft / stage2_ab: `custom.detection_eval` needs an interval (its own or training.eval_steps)."""
+    """Modes with in-training detection eval: `custom.detection_eval` needs an interval (its own or
+    training.eval_steps)."""
     key = DETECTION_EVAL
     if resolved.get(f"{key}.enabled", None) is not True:
         return []
@@ -42,20 +36,20 @@ def detection_eval_interval(resolved: ResolvedConfig) -> list[Problem]:
     return []
 
 
-def rejects_detection_eval(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    """gkd / grpo: their steps are ms-swift's RLHF loop, whose generation we do not hook."""
+def rejects_detection_eval(resolved: ResolvedConfig, mode: str, rlhf: bool, modes_with_it: str) -> list[Problem]:
+    """Modes without it (gkd / grpo: their steps are ms-swift's RLHF loop, whose generation we do not hook)."""
     key = DETECTION_EVAL
     if resolved.get(f"{key}.enabled", None) is not True:
         return []
+    why = "driven by ms-swift's RLHF trainer, whose generation loop we do not hook" if rlhf else "not hooked"
     return [Problem(
-        f"detection metrics during training run in sft and stage2_ab runs only: {mode} steps are driven by "
-        "ms-swift's RLHF trainer, whose generation loop we do not hook; set custom.detection_eval.enabled "
-        "false and evaluate its checkpoints with `python -m src.eval RUN_DIR --checkpoint checkpoint-N`.",
-        key=f"{key}.enabled", where=resolved.where(f"{key}.enabled"))]
+        f"detection metrics during training run in {modes_with_it} runs only: {mode} steps are {why}; set "
+        "custom.detection_eval.enabled false and evaluate its checkpoints with `python -m src.eval RUN_DIR "
+        "--checkpoint checkpoint-N`.", key=f"{key}.enabled", where=resolved.where(f"{key}.enabled"))]
 
 
 def rlhf_generation_rules(resolved: ResolvedConfig) -> list[Problem]:
-    """gkd / grpo: the vLLM switches, and max_new_tokens (which would silently replace the completion budget)."""
+    """RLHF modes: the vLLM switches, and max_new_tokens (which would silently replace the completion budget)."""
     problems = _vllm_problems(resolved)
     key = "training.max_new_tokens"
     if resolved.get(key, None) is not None:
@@ -110,11 +104,6 @@ def completion_fits(resolved: ResolvedConfig, g: int) -> tuple[int | None, str, 
             f"({resolved.where('global_max_length')}), which bounds prompt + completion.",
             key="rlhf.max_completion_length", where=resolved.where("rlhf.max_completion_length"))]
     return completion, source, []
-
-
-def rlhf_rules(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    """gkd / grpo, after their own rules: no in-training detection eval, the generation settings."""
-    return rejects_detection_eval(resolved, mode) + rlhf_generation_rules(resolved)
 
 
 def rlhf_lengths(resolved: ResolvedConfig, g: int, *, prompt_only: bool) -> Lengths:
