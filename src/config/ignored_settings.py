@@ -11,7 +11,7 @@ in modes/, the bypassed dataset switches in validate.py):
   'no'; logging_steps with logging_strategy 'no';
 - a non-zero vit_lr / aligner_lr with tuner.freeze_vit / freeze_aligner true (full tuning);
 - warmup_ratio and warmup_steps both set (ms-swift refuses it);
-- rlhf keys another RLHF mode owns (`ModeSpec.own_rlhf_keys`: GKD-only keys in GRPO runs and the reverse);
+- keys another mode owns (`ModeSpec.own_keys`: GKD-only rlhf keys in GRPO runs and the reverse);
 - custom.telemetry written on in a mode without telemetry (`ModeSpec.telemetry_loss` None: GRPO; the
   schema default is on only where telemetry exists);
 - `custom.dump_conversation_text: true` in a mode that does not write it (`ModeSpec.conversation_dump`;
@@ -104,16 +104,17 @@ def _warmup_problems(resolved: ResolvedConfig) -> list[Problem]:
     return []
 
 
-def _rlhf_mode_problems(spec: ModeSpec, resolved: ResolvedConfig) -> list[Problem]:
-    rlhf = resolved.get("rlhf", None)
-    if not spec.is_rlhf or not isinstance(rlhf, dict):
-        return []
+def _foreign_key_problems(spec: ModeSpec, resolved: ResolvedConfig) -> list[Problem]:
+    """Keys another mode owns (`ModeSpec.own_keys`); a non-RLHF mode refuses its whole rlhf section (modes/)."""
+    rlhf = resolved.get("rlhf", None) if spec.is_rlhf else None
+    written = {f"rlhf.{k}" for k, v in rlhf.items() if v is not None} if isinstance(rlhf, dict) else set()
+    written |= {k for o in specs().values() for k in o.own_keys if not k.startswith("rlhf.") and _set(resolved, k)
+                and resolved.get(k) is not False}
     problems = []
-    for k in sorted(k for k in rlhf if rlhf[k] is not None and not _matches(k, spec.own_rlhf_keys)):
-        owners = [o.name for o in specs().values() if o is not spec and _matches(k, o.own_rlhf_keys)]
-        if owners:
+    for key in sorted(k for k in written if not _matches(k, spec.own_keys)):
+        if owners := [o.name for o in specs().values() if _matches(key, o.own_keys)]:
             problems.append(Problem(f"applies only to {' | '.join(owners)} runs and has no effect in this {spec.name} "
-                                    "run; remove it.", key=f"rlhf.{k}", where=resolved.where(f"rlhf.{k}")))
+                                    "run; remove it.", key=key, where=resolved.where(key)))
     return problems
 
 
@@ -161,7 +162,7 @@ def ignored_problems(mode: Mode | None, resolved: ResolvedConfig) -> list[Proble
     problems += _warmup_problems(resolved)
     if mode is not None:
         spec = spec_of(mode)
-        problems += _rlhf_mode_problems(spec, resolved) + _telemetry_problems(spec, resolved)
+        problems += _foreign_key_problems(spec, resolved) + _telemetry_problems(spec, resolved)
         problems += _dump_problems(spec, resolved)
     return problems
 

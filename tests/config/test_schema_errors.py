@@ -157,7 +157,7 @@ def test_every_problem_in_one_error(preset):
         ("sft_dense_tiny", "custom: {trainer_variant: stage2_ab_training}", "required for stage2_ab runs"),
         ("sft_dense_tiny", "mode: stage2_ab", "required for stage2_ab runs"),
         ("sft_dense_tiny", "mode: dpo", "unknown mode 'dpo'; one of: gkd, grpo, sft, stage2_ab"),
-        ("sft_dense_tiny", "custom: {trainer_variant: stage2}", "'stage2' selects no mode; one of: stage2_ab_training"),
+        ("sft_dense_tiny", "custom: {trainer_variant: stage2}", "'stage2' selects no mode (one of: stage2_ab_training)"),
         ("grpo_dense_tiny", "mode: sft", "exp.yaml:2) selects sft; rlhf.rlhf_type (configs/smoke/grpo_dense_tiny.yaml:47) selects grpo"),
         ("sft_dense_tiny", "rlhf: {beta: 0.1}", "rlhf settings have no effect in a sft run"),
         ("sft_dense_tiny", "rollout_matching: {max_new_tokens: 8}", "only stage2_ab runs"),

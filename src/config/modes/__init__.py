@@ -40,8 +40,7 @@ def spec_of(mode: Mode) -> ModeSpec:
 
 def modes_with(capability: str) -> str:
     """`sft and stage2_ab`: the modes whose spec has `capability`, for messages."""
-    names = [name for name, spec in specs().items() if getattr(spec, capability)]
-    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+    return " and ".join(name for name, spec in specs().items() if getattr(spec, capability))
 
 
 def server_roles(mode: Mode) -> tuple[ServerRole, ...]:
@@ -50,43 +49,40 @@ def server_roles(mode: Mode) -> tuple[ServerRole, ...]:
     return spec_of(mode).server_roles
 
 
+def _selects(key: str, value: object) -> ModeSpec | None:
+    field = "name" if key == MODE_KEY else key.rpartition(".")[2]  # rlhf_type / trainer_variant: spec fields
+    return next((s for s in specs().values() if getattr(s, field) is not None and getattr(s, field) == value), None)
+
+
+def _unknown(key: str, value: object) -> str:
+    if key == "custom.trainer_variant" and value == "gkd_monitor":  # its former second meaning
+        return ("custom.trainer_variant: gkd_monitor was renamed: write `custom.gkd_monitor: true` (trainer_variant "
+                "now only selects a mode, the older spelling of the top-level `mode:`).")
+    field = "name" if key == MODE_KEY else key.rpartition(".")[2]
+    known = ", ".join(str(getattr(s, field)) for s in specs().values() if getattr(s, field))
+    return {MODE_KEY: f"unknown mode {value!r}; one of: {known}.",
+            "rlhf.rlhf_type": f"rlhf_type {value!r} is not supported by this launcher (supported: {known}; leave it "
+                              "unset for the other modes).",
+            "custom.trainer_variant": f"custom.trainer_variant {value!r} selects no mode (one of: {known}); or write "
+                                      "the top-level `mode:` instead."}[key]
+
+
 def _selection(resolved: ResolvedConfig) -> tuple[ModeSpec | None, str, list[Problem]]:
     """The selected spec, the key that selected it (`default` when none did), and selection problems."""
-    table = specs()
-    explicit = resolved.get(MODE_KEY, None)
-    rlhf_type = resolved.get("rlhf.rlhf_type", None)
-    variant = resolved.get("custom.trainer_variant", None)
-    by_type = next((s for s in table.values() if s.rlhf_type is not None and s.rlhf_type == rlhf_type), None)
-    by_variant = next((s for s in table.values() if s.trainer_variant is not None and s.trainer_variant == variant),
-                      None)
-
-    def problem(message: str, key: str) -> list[Problem]:
-        return [Problem(message, key=key, where=resolved.where(key))]
-
-    if explicit is not None and (not isinstance(explicit, str) or explicit not in table):
-        return None, MODE_KEY, problem(f"unknown mode {explicit!r}; one of: {', '.join(table)}.", MODE_KEY)
-    if variant == "gkd_monitor":  # its former second meaning
-        return None, "custom.trainer_variant", problem(
-            "custom.trainer_variant: gkd_monitor was renamed: write `custom.gkd_monitor: true` (trainer_variant "
-            "now only selects a mode, as the older spelling of the top-level `mode:`).", "custom.trainer_variant")
-    if variant is not None and by_variant is None:
-        known = ", ".join(f"{s.trainer_variant} (mode {s.name})" for s in table.values() if s.trainer_variant)
-        return None, "custom.trainer_variant", problem(
-            f"custom.trainer_variant {variant!r} selects no mode; one of: {known}, or write the top-level "
-            "`mode:` instead.", "custom.trainer_variant")
-    if rlhf_type is not None and by_type is None:
-        supported = ", ".join(s.rlhf_type for s in table.values() if s.rlhf_type)
-        return None, "rlhf.rlhf_type", problem(
-            f"rlhf_type {rlhf_type!r} is not supported by this launcher (supported: {supported}; leave it unset "
-            f"for the other modes).", "rlhf.rlhf_type")
-    chosen = [(k, s) for k, s in ((MODE_KEY, table.get(explicit)), ("rlhf.rlhf_type", by_type),
-                                  ("custom.trainer_variant", by_variant)) if s is not None]
-    if len({s.name for _, s in chosen}) > 1:
-        said = "; ".join(f"{k} ({resolved.where(k)}) selects {s.name}" for k, s in chosen)
-        return None, chosen[0][0], problem(f"the mode is ambiguous: {said}. Keep the one you mean.", chosen[-1][0])
-    if chosen:
-        return chosen[0][1], chosen[0][0], []
-    return next(s for s in table.values() if s.default), "default", []
+    written = {k: resolved.get(k, None) for k in (MODE_KEY, "rlhf.rlhf_type", "custom.trainer_variant")}
+    found = {k: _selects(k, v) for k, v in written.items() if v is not None}
+    bad = [k for k, spec in found.items() if spec is None]
+    if bad:
+        return None, bad[0], [Problem(_unknown(bad[0], written[bad[0]]), key=bad[0], where=resolved.where(bad[0]))]
+    if len({spec.name for spec in found.values()}) > 1:
+        said = "; ".join(f"{k} ({resolved.where(k)}) selects {spec.name}" for k, spec in found.items())
+        key = list(found)[-1]
+        return None, key, [Problem(f"the mode is ambiguous: {said}. Keep the one you mean.", key=key,
+                                   where=resolved.where(key))]
+    if found:
+        key, spec = next(iter(found.items()))
+        return spec, key, []
+    return next(s for s in specs().values() if s.default), "default", []
 
 
 def detect_mode(resolved: ResolvedConfig) -> tuple[Mode | None, list[Problem]]:
@@ -113,11 +109,6 @@ def _capability_problems(spec: ModeSpec, resolved: ResolvedConfig) -> list[Probl
                                                             if o.trainer_variant else "") for o in owners)
             problems.append(Problem(f"only {' and '.join(o.name for o in owners)} runs ({selects}) read this "
                                     f"section; this is a {spec.name} run.", key=section, where=resolved.where(section)))
-    for key in (k for other in specs().values() for k in other.own_switches if k not in spec.own_switches):
-        if resolved.get(key, None) is True:
-            owners = " and ".join(o.name for o in specs().values() if key in o.own_switches)
-            problems.append(Problem(f"applies only to {owners} runs and has no effect in this {spec.name} run; "
-                                    "remove it.", key=key, where=resolved.where(key)))
     if spec.detection_eval:
         return problems + detection_eval_interval(resolved)
     return problems + rejects_detection_eval(resolved, spec.name, spec.is_rlhf, modes_with("detection_eval"))

@@ -31,5 +31,6 @@ VALUE_RULES = (
 )
 
 SPEC = ModeSpec("gkd", "rlhf", rules, lengths, rlhf_type="gkd", telemetry_loss="jsd", server_roles=("rlhf",),
-                own_rlhf_keys=("teacher_", "lmbda", "seq_kd", "sft_alpha", "offload_teacher_model"),
-                own_switches=("custom.gkd_monitor",), value_rules=VALUE_RULES)
+                own_keys=("custom.gkd_monitor", *(f"rlhf.{k}" for k in ("teacher_", "lmbda", "seq_kd", "sft_alpha",
+                                                                         "offload_teacher_model"))),
+                value_rules=VALUE_RULES)

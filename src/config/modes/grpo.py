@@ -40,7 +40,8 @@ SPEC = ModeSpec(
     no_telemetry="GRPO optimizes a policy-gradient objective over sampled completions with no supervised labels, "
                  "so per-dataset / per-token-type losses are undefined there. Per-completion rewards (with the "
                  "row they came from) are logged in completions.jsonl (rlhf.log_completions: true)",
-    own_rlhf_keys=("reward_", "num_generations", "epsilon", "epsilon_high", "num_iterations", "scale_rewards",
-                   "advantage_estimator", "log_completions", "dynamic_sample", "repetition_", "cosine_",
-                   "soft_cache_length", "soft_max_length", "overlong_filter", "top_entropy_quantile"),
+    own_keys=tuple(f"rlhf.{k}" for k in (
+        "reward_", "num_generations", "epsilon", "epsilon_high", "num_iterations", "scale_rewards", "advantage_estimator",
+        "log_completions", "dynamic_sample", "repetition_", "cosine_", "soft_cache_length", "soft_max_length",
+        "overlong_filter", "top_entropy_quantile")),
     value_rules=VALUE_RULES)

@@ -55,8 +55,7 @@ class ModeSpec:
     server_roles: tuple[ServerRole, ...] = ()  # the vLLM rollout servers it can be given
     sections: dict[str, Any] = field(default_factory=dict)  # top-level sections only it reads -> their pydantic
     # model (validated into TrainingConfig.<section>; other modes refuse them)
-    own_rlhf_keys: tuple[str, ...] = ()  # rlhf keys only it reads (`prefix_` or name): ignored in other modes
-    own_switches: tuple[str, ...] = ()  # launcher switches only it reads (dotted): refused when on elsewhere
+    own_keys: tuple[str, ...] = ()  # keys only it reads (dotted; `rlhf.prefix_` or a name): refused elsewhere
     value_rules: tuple[ValueRule, ...] = ()  # its own value rules (src/config/value_rules.py)
     # token plan (src/datasets/token_plan.py)
     prompt_budget: bool = False  # only the prompt is encoded; C tokens are generated after it (G - C)
