@@ -3,25 +3,22 @@ an error at load time, naming the setting that makes it ineffective and the way 
 harmless and common (a cadence of something the run switched off) a warning, printed by inspect /
 validate and at launch (`ignored_warnings`).
 
-The rules (also the table in docs/config_guide.md; the rlhf-in-SFT, stage-2-section and colocate rules live
-in modes/, the bypassed dataset switches in validate.py):
+The rules (also the table in docs/config_guide.md; what a mode's keys and capabilities imply lives in
+modes/capabilities.py: keys and sections another mode owns, telemetry, detection eval and the conversation
+dump switched on where the mode has none; the bypassed dataset switches in validate.py):
 
 - tuner-specific keys (lora_*, target_modules, adalora_*, ...) of another tuner than tuner.tuner_type;
 - warnings: save_steps / save_total_limit with save_strategy 'no'; eval_steps with eval_strategy
   'no'; logging_steps with logging_strategy 'no';
 - a non-zero vit_lr / aligner_lr with tuner.freeze_vit / freeze_aligner true (full tuning);
 - warmup_ratio and warmup_steps both set (ms-swift refuses it);
-- keys another mode owns (`ModeSpec.own_keys`: GKD-only rlhf keys in GRPO runs and the reverse);
-- custom.telemetry written on in a mode without telemetry (`ModeSpec.telemetry_loss` None: GRPO; the
-  schema default is on only where telemetry exists);
-- `custom.dump_conversation_text: true` in a mode that does not write it (`ModeSpec.conversation_dump`;
-  a `dump_conversation_path` without it is a warning).
+- a `custom.dump_conversation_path` without `dump_conversation_text` (a warning).
 """
 
 from __future__ import annotations
 
 from .errors import Problem
-from .modes import Mode, ModeSpec, modes_with, spec_of, specs
+from .modes import Mode
 from .resolve import MISSING, ResolvedConfig
 from .training_config import TrainingConfig
 
@@ -104,46 +101,6 @@ def _warmup_problems(resolved: ResolvedConfig) -> list[Problem]:
     return []
 
 
-def _foreign_key_problems(spec: ModeSpec, resolved: ResolvedConfig) -> list[Problem]:
-    """Keys another mode owns (`ModeSpec.own_keys`); a non-RLHF mode refuses its whole rlhf section (modes/)."""
-    rlhf = resolved.get("rlhf", None) if spec.is_rlhf else None
-    written = {f"rlhf.{k}" for k, v in rlhf.items() if v is not None} if isinstance(rlhf, dict) else set()
-    written |= {k for o in specs().values() for k in o.own_keys if not k.startswith("rlhf.") and _set(resolved, k)
-                and resolved.get(k) is not False}
-    problems = []
-    for key in sorted(k for k in written if not _matches(k, spec.own_keys)):
-        if owners := [o.name for o in specs().values() if _matches(key, o.own_keys)]:
-            problems.append(Problem(f"applies only to {' | '.join(owners)} runs and has no effect in this {spec.name} "
-                                    "run; remove it.", key=key, where=resolved.where(key)))
-    return problems
-
-
-def _telemetry_problems(spec: ModeSpec, resolved: ResolvedConfig) -> list[Problem]:
-    """Telemetry written on (a file or an override) in a mode that has none; the schema default (on)
-    only applies where telemetry exists, so a GRPO preset need not switch it off."""
-    if spec.telemetry_loss is not None:
-        return []
-    on = [k for k in (f"custom.telemetry.{f}" for f in ("per_dataset", "per_token_type"))
-          if resolved.get(k, None) is True]
-    if not on:
-        return []
-    where = ", ".join(f"{k} at {resolved.where(k)}" for k in on)
-    return [Problem(
-        f"telemetry is not available in {spec.name} runs ({where}): {spec.no_telemetry}. Remove "
-        "custom.telemetry from the preset (or set per_dataset and per_token_type to false).",
-        key="custom.telemetry", where=resolved.where(on[0]))]
-
-
-def _dump_problems(spec: ModeSpec, resolved: ResolvedConfig) -> list[Problem]:
-    key = "custom.dump_conversation_text"
-    if spec.conversation_dump or resolved.get(key, None) is not True:
-        return []
-    return [Problem(f"is only written by {modes_with('conversation_dump')} runs (the first training samples "
-                    f"through the template); {spec.name} runs build their rows differently. Set it to false "
-                    f"(python -m src.eval shows what a model is asked), or dump from a {modes_with('conversation_dump')} "
-                    "preset with the same data.", key=key, where=resolved.where(key))]
-
-
 def _dump_path_warnings(resolved: ResolvedConfig) -> list[Problem]:
     key = "custom.dump_conversation_path"
     if not _set(resolved, key) or resolved.get("custom.dump_conversation_text", None) is True:
@@ -158,13 +115,7 @@ def ignored_warnings(mode: Mode | None, resolved: ResolvedConfig) -> list[Proble
 
 
 def ignored_problems(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
-    problems = _tuner_problems(resolved) + _frozen_lr_problems(resolved)
-    problems += _warmup_problems(resolved)
-    if mode is not None:
-        spec = spec_of(mode)
-        problems += _foreign_key_problems(spec, resolved) + _telemetry_problems(spec, resolved)
-        problems += _dump_problems(spec, resolved)
-    return problems
+    return _tuner_problems(resolved) + _frozen_lr_problems(resolved) + _warmup_problems(resolved)
 
 
 def config_warnings(cfg: TrainingConfig) -> list[Problem]:

@@ -14,12 +14,12 @@ from functools import cache
 
 from ..errors import Problem
 from ..resolve import ResolvedConfig
-from .common import detection_eval_interval, rejects_detection_eval, rejects_rlhf_settings
+from .capabilities import capability_problems, foreign_key_problems
 from .spec import Lengths, ModeSpec, ServerRole
 
 Mode = str  # a registered mode's name (`specs()`)
 MODE_KEY = "mode"  # the top-level key that names the mode explicitly
-_NOT_MODES = ("common", "spec")
+_NOT_MODES = ("capabilities", "common", "spec")
 
 
 @cache
@@ -100,24 +100,11 @@ def mode_origin(resolved: ResolvedConfig) -> str:
     return f"{spec.name} ({key} at {resolved.where(key)})"
 
 
-def _capability_problems(spec: ModeSpec, resolved: ResolvedConfig) -> list[Problem]:
-    problems = [] if spec.is_rlhf else rejects_rlhf_settings(resolved, spec.name)
-    for section in (s for other in specs().values() for s in other.sections if s not in spec.sections):
-        if resolved.get(section, None) is not None:
-            owners = [o for o in specs().values() if section in o.sections]
-            selects = ", ".join(f"{MODE_KEY}: {o.name}" + (f" or custom.trainer_variant: {o.trainer_variant}"
-                                                            if o.trainer_variant else "") for o in owners)
-            problems.append(Problem(f"only {' and '.join(o.name for o in owners)} runs ({selects}) read this "
-                                    f"section; this is a {spec.name} run.", key=section, where=resolved.where(section)))
-    if spec.detection_eval:
-        return problems + detection_eval_interval(resolved)
-    return problems + rejects_detection_eval(resolved, spec.name, spec.is_rlhf, modes_with("detection_eval"))
-
-
 def mode_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
     """What the mode's capabilities imply, then its own cross-field rules, on the resolved (not yet proxied) data."""
     spec = spec_of(mode)
-    return _capability_problems(spec, resolved) + spec.rules(resolved)
+    return (foreign_key_problems(spec, specs(), resolved) + capability_problems(spec, specs(), resolved)
+            + spec.rules(resolved))
 
 
 __all__ = ["MODE_KEY", "Lengths", "Mode", "ModeSpec", "ServerRole", "detect_mode", "mode_origin", "mode_problems",

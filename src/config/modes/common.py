@@ -7,46 +7,6 @@ from ..resolve import MISSING, ResolvedConfig
 from ..swift_fields import swift_field
 from .spec import Lengths
 
-DETECTION_EVAL = "custom.detection_eval"
-
-
-def rejects_rlhf_settings(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    """Modes on ms-swift's SFT arguments: an rlhf section would be silently ignored."""
-    section = resolved.get("rlhf", None)
-    keys = sorted(k for k, v in section.items() if not (k == "rlhf_type" and v is None)) if isinstance(
-        section, dict) else []
-    return [Problem(f"rlhf settings have no effect in a {mode} run; remove them or set rlhf.rlhf_type "
-                    "(gkd | grpo).", key=f"rlhf.{key}", where=resolved.where(f"rlhf.{key}")) for key in keys]
-
-
-def detection_eval_interval(resolved: ResolvedConfig) -> list[Problem]:
-    """Modes with in-training detection eval: `custom.detection_eval` needs an interval (its own or
-    training.eval_steps)."""
-    key = DETECTION_EVAL
-    if resolved.get(f"{key}.enabled", None) is not True:
-        return []
-    eval_steps = resolved.get("training.eval_steps", None)
-    if resolved.get(f"{key}.every_steps", None) is None and not (
-            isinstance(eval_steps, int) and not isinstance(eval_steps, bool) and eval_steps >= 1):
-        got = "is not set" if eval_steps is None else f"is {eval_steps!r}, not a whole number of steps"
-        return [Problem(
-            f"custom.detection_eval is enabled without custom.detection_eval.every_steps, and training.eval_steps "
-            f"{got}: set custom.detection_eval.every_steps (an optimizer-step interval).",
-            key=f"{key}.every_steps", where=resolved.where(f"{key}.enabled"))]
-    return []
-
-
-def rejects_detection_eval(resolved: ResolvedConfig, mode: str, rlhf: bool, modes_with_it: str) -> list[Problem]:
-    """Modes without it (gkd / grpo: their steps are ms-swift's RLHF loop, whose generation we do not hook)."""
-    key = DETECTION_EVAL
-    if resolved.get(f"{key}.enabled", None) is not True:
-        return []
-    why = "driven by ms-swift's RLHF trainer, whose generation loop we do not hook" if rlhf else "not hooked"
-    return [Problem(
-        f"detection metrics during training run in {modes_with_it} runs only: {mode} steps are {why}; set "
-        "custom.detection_eval.enabled false and evaluate its checkpoints with `python -m src.eval RUN_DIR "
-        "--checkpoint checkpoint-N`.", key=f"{key}.enabled", where=resolved.where(f"{key}.enabled"))]
-
 
 def rlhf_generation_rules(resolved: ResolvedConfig) -> list[Problem]:
     """RLHF modes: the vLLM switches, and max_new_tokens (which would silently replace the completion budget)."""
