@@ -35,8 +35,8 @@ ServerRole = Literal["rlhf", "rollout_matching"]  # rlhf.vllm_server_* (ms-swift
 class ModeSpec:
     """A training mode: how a config selects it, what ms-swift builds for it, what it can do, its rules.
 
-    Selection: top-level ``mode: <name>``, else the ``rlhf.rlhf_type`` value it answers to, else the
-    ``custom.trainer_variant`` value (the older spelling), else the ``default`` mode.
+    Selection: the top-level ``mode: <name>``, the ``rlhf.rlhf_type`` value it answers to or its
+    ``custom.trainer_variant`` value (the older spelling); those written must agree. None: the ``default`` mode.
     """
 
     name: str
