@@ -5,7 +5,12 @@ from __future__ import annotations
 from ..errors import Problem
 from ..resolve import MISSING, ResolvedConfig
 from ..swift_fields import swift_field
+from ..value_rules import ValueRule, above, at_least
 from .spec import Lengths
+
+# value rules of every RLHF mode (each adds its own)
+RLHF_VALUE_RULES = (ValueRule("rlhf.temperature", "> 0", above(0)),
+                    ValueRule("rlhf.max_completion_length", ">= 1", at_least(1)))
 
 
 def rlhf_generation_rules(resolved: ResolvedConfig) -> list[Problem]:
@@ -53,25 +58,15 @@ def completion_budget(resolved: ResolvedConfig) -> tuple[int | None, str]:
     return value, f"rlhf.max_completion_length {value} ({resolved.where('rlhf.max_completion_length')})"
 
 
-def completion_fits(resolved: ResolvedConfig, g: int) -> tuple[int | None, str, list[Problem]]:
-    """gkd / grpo: C, its description, and the problem when C does not fit inside G (then C is None)."""
-    completion, source = completion_budget(resolved)
-    if completion is None:
-        return None, source, []
-    if completion >= g:
-        return None, source, [Problem(
-            f"the completion budget ({source}) must be smaller than global_max_length {g} "
-            f"({resolved.where('global_max_length')}), which bounds prompt + completion.",
-            key="rlhf.max_completion_length", where=resolved.where("rlhf.max_completion_length"))]
-    return completion, source, []
-
-
 def rlhf_lengths(resolved: ResolvedConfig, g: int, *, prompt_only: bool) -> Lengths:
     """gkd / grpo: the completion budget C must fit inside G; ``template.max_length`` is G when prompt and
     response are encoded together, G - C when only the prompt is (``prompt_only``); vLLM holds G."""
-    completion, source, problems = completion_fits(resolved, g)
-    if completion is None:
-        return Lengths({}, problems)
+    completion, source = completion_budget(resolved)
+    if completion is None or completion >= g:
+        return Lengths({}, [] if completion is None else [Problem(
+            f"the completion budget ({source}) must be smaller than global_max_length {g} "
+            f"({resolved.where('global_max_length')}), which bounds prompt + completion.",
+            key="rlhf.max_completion_length", where=resolved.where("rlhf.max_completion_length"))])
     implied = {"model.max_model_len": g, "template.max_length": g - completion if prompt_only else g}
     if resolved.get("rlhf.use_vllm", False) is True:
         implied["rlhf.vllm_max_model_len"] = g

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..errors import Problem
 from ..resolve import ResolvedConfig
-from ..value_rules import ValueRule, above, at_least, must_be_false, within
-from .common import rlhf_generation_rules, rlhf_lengths
+from ..value_rules import ValueRule, at_least, must_be_false, within
+from .common import RLHF_VALUE_RULES, rlhf_generation_rules, rlhf_lengths
 from .spec import Lengths, ModeSpec, need
 
 
@@ -20,14 +20,13 @@ def lengths(resolved: ResolvedConfig, g: int) -> Lengths:
 
 
 VALUE_RULES = (
+    *RLHF_VALUE_RULES,
     ValueRule("rlhf.beta", "in [0, 1] (GKD: the generalized-JSD interpolation)", within(0, 1)),
     ValueRule("rlhf.lmbda", "in [0, 1] (GKD: the on-policy fraction)", within(0, 1)),
     ValueRule("rlhf.seq_kd", "false (ms-swift 4.6 removed sequence-level KD)",
               must_be_false("ms-swift 4.6 removed sequence-level KD (teacher generation); it raises "
                             "NotImplementedError. Use rlhf.lmbda for on-policy student rollouts.")),
     ValueRule("rlhf.sft_alpha", ">= 0", at_least(0)),
-    ValueRule("rlhf.temperature", "> 0", above(0)),
-    ValueRule("rlhf.max_completion_length", ">= 1", at_least(1)),
 )
 
 SPEC = ModeSpec("gkd", "rlhf", rules, lengths, rlhf_type="gkd", telemetry_loss="jsd", server_roles=("rlhf",),

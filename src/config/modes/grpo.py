@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..errors import Problem
 from ..resolve import MISSING, ResolvedConfig
 from ..swift_fields import swift_field
-from ..value_rules import ValueRule, above, at_least, within
-from .common import rlhf_generation_rules, rlhf_lengths
+from ..value_rules import ValueRule, at_least, within
+from .common import RLHF_VALUE_RULES, rlhf_generation_rules, rlhf_lengths
 from .spec import Lengths, ModeSpec, need
 
 
@@ -29,10 +29,9 @@ def lengths(resolved: ResolvedConfig, g: int) -> Lengths:
 
 
 VALUE_RULES = (
-    ValueRule("rlhf.temperature", "> 0", above(0)),
+    *RLHF_VALUE_RULES,
     ValueRule("rlhf.top_p", "in [0, 1]", within(0, 1)),
     ValueRule("rlhf.beta", ">= 0 (GRPO: the KL coefficient)", at_least(0)),
-    ValueRule("rlhf.max_completion_length", ">= 1", at_least(1)),
 )
 
 SPEC = ModeSpec(
