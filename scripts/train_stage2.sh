@@ -101,7 +101,7 @@ eval "$PLAN"  # shell assignments, every value quoted with shlex.quote
 LEARNER_OPTS=(--config "$CONFIG" --gpus "$TRAIN_GPUS" --nnodes 1 --node-rank 0)
 LEARNER_TAIL=(-- "${OVERRIDES[@]+"${OVERRIDES[@]}"}" "${LEARNER_OVERRIDES[@]}")
 
-echo "train_stage2.sh: config $CONFIG (valid; $PLAN_KIND, vLLM server mode), model $MODEL_DIR"
+echo "train_stage2.sh: config $CONFIG (valid; $PLAN_KIND rollout server, vLLM server mode), model $MODEL_DIR"
 echo "train_stage2.sh: $PLAN_SUMMARY"
 show_command "server command" "CUDA_VISIBLE_DEVICES=$SERVER_GPUS" "${SERVER_CMD[@]}"
 

@@ -7,14 +7,13 @@ from .errors import ConfigError, Problem
 from .fusion import FusionConfig, FusionSource, FusionTarget, load_fusion_config
 from .loader import is_fusion_config, is_runnable_preset, load_training_config
 from .merge import Origin
-from .modes import MODES, Mode
+from .modes import Mode
 from .paths import REPO_ROOT, display_path, resolve_repo_path
 from .resolve import Override, ResolvedConfig, parse_override, resolve_config
 from .training_config import PATH_KEYS, TrainingConfig
 from .validate import REQUIRED_LAUNCH_SETTINGS, validate_training_config
 
 __all__ = [
-    "MODES",
     "PATH_KEYS",
     "REPO_ROOT",
     "REQUIRED_LAUNCH_SETTINGS",

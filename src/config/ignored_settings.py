@@ -3,20 +3,16 @@ an error at load time, naming the setting that makes it ineffective and the way 
 harmless and common (a cadence of something the run switched off) a warning, printed by inspect /
 validate and at launch (`ignored_warnings`).
 
-The rules (also the table in docs/config_guide.md; the rlhf-in-SFT and stage-2-section rules live
-in modes/, the bypassed dataset switches in validate.py):
+The rules (also the table in docs/config_guide.md; what a mode's keys and capabilities imply lives in
+modes/capabilities.py: keys and sections another mode owns, telemetry, detection eval and the conversation
+dump switched on where the mode has none; the bypassed dataset switches in validate.py):
 
 - tuner-specific keys (lora_*, target_modules, adalora_*, ...) of another tuner than tuner.tuner_type;
 - warnings: save_steps / save_total_limit with save_strategy 'no'; eval_steps with eval_strategy
   'no'; logging_steps with logging_strategy 'no';
 - a non-zero vit_lr / aligner_lr with tuner.freeze_vit / freeze_aligner true (full tuning);
 - warmup_ratio and warmup_steps both set (ms-swift refuses it);
-- GKD-only rlhf keys in GRPO runs and GRPO-only ones in GKD runs;
-- custom.telemetry written on in GRPO runs (`TELEMETRY_MODES`; the schema default is on only where
-  telemetry exists);
-- stage-2 `rollout_matching.vllm.mode: colocate` (the stage-2 trainer only drives vLLM servers);
-- `custom.dump_conversation_text: true` outside sft runs (a `dump_conversation_path` without it
-  is a warning).
+- a `custom.dump_conversation_path` without `dump_conversation_text` (a warning).
 """
 
 from __future__ import annotations
@@ -26,15 +22,6 @@ from .modes import Mode
 from .resolve import MISSING, ResolvedConfig
 from .training_config import TrainingConfig
 
-# Per-token-type / per-dataset losses come from the token-level cross-entropy of a supervised
-# forward pass: SFT, stage2_ab (both channels) and GKD (its own per-token terms, src/trainers/telemetry).
-TELEMETRY_MODES: tuple[Mode, ...] = ("sft", "stage2_ab", "gkd")
-TELEMETRY_REJECTED = {
-    "grpo": "GRPO optimizes a policy-gradient objective over sampled completions with no supervised "
-            "labels, so per-dataset / per-token-type losses are undefined there. Per-completion rewards "
-            "(with the row they came from) are logged in completions.jsonl (rlhf.log_completions: true)",
-}
-
 # Key prefixes / names that configure one tuner family (tuner section).
 LORA_FAMILY = ("lora", "longlora", "adalora", "lora_llm")
 TUNER_KEYS: dict[str, tuple[str, ...]] = {
@@ -43,11 +30,6 @@ TUNER_KEYS: dict[str, tuple[str, ...]] = {
     "reft_": ("reft",), "llamapro_": ("llamapro",), "adapter_": ("adapter",),
 }
 ADAPTER_KEYS = ("target_modules", "target_regex", "target_parameters", "init_weights", "modules_to_save")
-
-GKD_ONLY = ("teacher_", "lmbda", "seq_kd", "sft_alpha", "offload_teacher_model")
-GRPO_ONLY = ("reward_", "num_generations", "epsilon", "epsilon_high", "num_iterations", "scale_rewards",
-             "advantage_estimator", "log_completions", "dynamic_sample", "repetition_", "cosine_",
-             "soft_cache_length", "soft_max_length", "overlong_filter", "top_entropy_quantile")
 
 
 def _matches(key: str, patterns: tuple[str, ...] | str) -> bool:
@@ -119,51 +101,6 @@ def _warmup_problems(resolved: ResolvedConfig) -> list[Problem]:
     return []
 
 
-def _rlhf_mode_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
-    rlhf = resolved.get("rlhf", None)
-    if mode not in ("gkd", "grpo") or not isinstance(rlhf, dict):
-        return []
-    foreign, other = (GRPO_ONLY, "grpo") if mode == "gkd" else (GKD_ONLY, "gkd")
-    return [Problem(f"applies only to {other} runs and has no effect in this {mode} run; remove it.",
-                    key=f"rlhf.{k}", where=resolved.where(f"rlhf.{k}"))
-            for k in sorted(rlhf) if rlhf[k] is not None and _matches(k, foreign)]
-
-
-def _telemetry_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
-    """Telemetry written on (a file or an override) in a mode that has none; the schema default (on)
-    only applies where telemetry exists, so a GRPO preset need not switch it off."""
-    if mode in TELEMETRY_MODES:
-        return []
-    on = [k for k in (f"custom.telemetry.{f}" for f in ("per_dataset", "per_token_type"))
-          if resolved.get(k, None) is True]
-    if not on:
-        return []
-    where = ", ".join(f"{k} at {resolved.where(k)}" for k in on)
-    return [Problem(
-        f"telemetry is not available in {mode} runs ({where}): {TELEMETRY_REJECTED[mode]}. Remove "
-        "custom.telemetry from the preset (or set per_dataset and per_token_type to false).",
-        key="custom.telemetry", where=resolved.where(on[0]))]
-
-
-def _stage2_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
-    if mode != "stage2_ab" or resolved.get("rollout_matching.vllm.mode", None) != "colocate":
-        return []
-    key = "rollout_matching.vllm.mode"
-    return [Problem("colocate is not supported by the stage2_ab trainer: its vLLM backend only talks to "
-                    "external servers started by scripts/train_stage2.sh. Use mode: server with "
-                    "rollout_matching.vllm.servers, or backend: hf.", key=key, where=resolved.where(key))]
-
-
-def _dump_problems(mode: Mode, resolved: ResolvedConfig) -> list[Problem]:
-    key = "custom.dump_conversation_text"
-    if mode == "sft" or resolved.get(key, None) is not True:
-        return []
-    return [Problem(f"is only written by sft runs (the first training samples through the template); {mode} "
-                    "runs build their rows differently. Set it to false (python -m src.eval shows what a "
-                    "model is asked), or dump from an sft preset with the same data.", key=key,
-                    where=resolved.where(key))]
-
-
 def _dump_path_warnings(resolved: ResolvedConfig) -> list[Problem]:
     key = "custom.dump_conversation_path"
     if not _set(resolved, key) or resolved.get("custom.dump_conversation_text", None) is True:
@@ -178,12 +115,7 @@ def ignored_warnings(mode: Mode | None, resolved: ResolvedConfig) -> list[Proble
 
 
 def ignored_problems(mode: Mode | None, resolved: ResolvedConfig) -> list[Problem]:
-    problems = _tuner_problems(resolved) + _frozen_lr_problems(resolved)
-    problems += _warmup_problems(resolved)
-    if mode is not None:
-        problems += _rlhf_mode_problems(mode, resolved) + _telemetry_problems(mode, resolved)
-        problems += _stage2_problems(mode, resolved) + _dump_problems(mode, resolved)
-    return problems
+    return _tuner_problems(resolved) + _frozen_lr_problems(resolved) + _warmup_problems(resolved)
 
 
 def config_warnings(cfg: TrainingConfig) -> list[Problem]:

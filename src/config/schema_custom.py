@@ -46,7 +46,8 @@ class CustomConfig(StrictModel):
     summary_prompt: str | None = None
     augmentation: AugmentationConfig = Field(default_factory=AugmentationConfig)
     augmentation_curriculum: AugmentationCurriculum | None = None
-    trainer_variant: Literal["gkd_monitor", "stage2_ab_training"] | None = None
+    trainer_variant: str | None = None  # selects a mode (older spelling of `mode:`), see config/modes
+    gkd_monitor: bool = False  # gkd runs: log the KD / SFT parts of the loss (src/trainers/gkd.py)
     dump_conversation_text: bool = False
     dump_conversation_path: RepoPath | None = None
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)

@@ -14,7 +14,8 @@ keyword arguments. Imports no ms-swift: the caller constructs the arguments obje
   and warns); the server launcher passes it to `swift rollout` from the resolved config.
 - `training.effective_batch_size` (a launcher key) becomes `gradient_accumulation_steps` for the
   launch's world size (`WORLD_SIZE`, 1 without a launcher); it must divide exactly.
-- `cfg.is_rlhf` tells which class to build: RLHFArguments for gkd/grpo, SftArguments otherwise.
+- `cfg.is_rlhf` (the mode's `ModeSpec.arguments`) tells which class to build: RLHFArguments or
+  SftArguments; an RLHF mode's `rlhf_type` is set from its spec when the config does not write it.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def build_swift_kwargs(cfg: TrainingConfig, world_size: int | None = None) -> di
             cfg.schedule.effective_batch_size, int(kwargs.get("per_device_train_batch_size", 1)),
             launch_world_size() if world_size is None else world_size)
 
+    if cfg.spec.rlhf_type is not None:  # a mode selected by `mode:` alone
+        kwargs.setdefault("rlhf_type", cfg.spec.rlhf_type)
     if kwargs.get("vllm_mode") == "server":
         kwargs.pop("vllm_max_model_len", None)
     return kwargs

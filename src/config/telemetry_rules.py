@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import Problem
-from .modes import Mode
 from .resolve import MISSING, ResolvedConfig
 
 OFF = "set custom.telemetry.per_dataset and custom.telemetry.per_token_type to false"
 
-# key -> (is the setting on?, why telemetry cannot run with it, modes it applies to)
-_ALL = ("sft", "stage2_ab", "gkd")
+# key -> (is the setting on?, why telemetry cannot run with it, the losses it applies to: `ModeSpec.telemetry_loss`)
+_ALL = ("cross_entropy", "jsd")
 _CONFLICTS: dict[str, tuple[Any, str, tuple[str, ...]]] = {
     "training.use_liger_kernel": (
         lambda v: bool(v), "Liger's fused linear cross entropy never materialises logits or per-token losses", _ALL),
@@ -28,29 +27,30 @@ _CONFLICTS: dict[str, tuple[Any, str, tuple[str, ...]]] = {
         lambda v: v == "unsloth", "unsloth's fused loss returns no per-token losses or usable logits", _ALL),
     "training.loss_type": (
         lambda v: v is not None, "a custom loss_type returns only the reduced loss, no per-token losses",
-        ("sft", "stage2_ab")),
+        ("cross_entropy",)),
     "training.label_smoothing_factor": (
         lambda v: isinstance(v, (int, float)) and v > 0,
-        "the label smoother returns only the reduced loss, no per-token losses", ("sft", "stage2_ab")),
+        "the label smoother returns only the reduced loss, no per-token losses", ("cross_entropy",)),
     "rlhf.gkd_logits_topk": (
         lambda v: v is not None, "the top-k JSD path computes its per-token terms where they cannot be read",
-        ("gkd",)),
+        ("jsd",)),
     "rlhf.teacher_model_server": (
         lambda v: bool(v), ("a teacher server gives top-k log-probs; the top-k JSD path computes its per-token "
-                            "terms where they cannot be read"), ("gkd",)),
+                            "terms where they cannot be read"), ("jsd",)),
 }
 
 
-def telemetry_problems(mode: Mode, resolved: ResolvedConfig, per_dataset: bool, per_token_type: bool) -> list[Problem]:
-    """One problem per setting that leaves telemetry without per-token losses (none when telemetry is off)."""
+def telemetry_problems(loss: str, resolved: ResolvedConfig, per_dataset: bool, per_token_type: bool) -> list[Problem]:
+    """One problem per setting that leaves telemetry of the run's `loss` without per-token losses (none when
+    telemetry is off)."""
     if not (per_dataset or per_token_type):
         return []
     where_on = (resolved.where("custom.telemetry") if resolved.get("custom.telemetry", None) is not None
                 else "the default in this mode")
     problems = []
-    for key, (is_on, why, modes) in _CONFLICTS.items():
+    for key, (is_on, why, losses) in _CONFLICTS.items():
         value = resolved.get(key, None)
-        if mode not in modes or value is MISSING or not is_on(value):
+        if loss not in losses or value is MISSING or not is_on(value):
             continue
         problems.append(Problem(
             f"{key}={value!r} conflicts with custom.telemetry (on, {where_on}): {why}, and telemetry sums "

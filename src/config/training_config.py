@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .fusion import FusionConfig
-from .modes import RL_MODES, Mode
+from .modes import Mode, ModeSpec, spec_of
 from .paths import resolve_repo_path
 from .resolve import ResolvedConfig
 from .schema_custom import CustomConfig
@@ -87,8 +87,13 @@ class TrainingConfig:
         return self.source.data
 
     @property
+    def spec(self) -> ModeSpec:
+        """What the run's mode is and can do (src/config/modes/<mode>.py)."""
+        return spec_of(self.mode)
+
+    @property
     def is_rlhf(self) -> bool:
-        return self.mode in RL_MODES
+        return self.spec.is_rlhf
 
     def _abs(self, value: Any) -> Path | None:
         return resolve_repo_path(value) if isinstance(value, str) and value else None

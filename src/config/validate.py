@@ -18,23 +18,20 @@ from .ignored_settings import ignored_problems
 from .lengths import implied_lengths
 from .merge import Origin
 from .migrations import find_migration
-from .modes import Mode, detect_mode, mode_problems
+from .modes import MODE_KEY, Mode, detect_mode, mode_problems, modes_with, spec_of, specs
 from .paths import resolve_repo_path
 from .resolve import MISSING, ResolvedConfig, with_values
 from .schema_custom import CustomConfig
-from .schema_stage2 import RolloutMatchingConfig, Stage2ABConfig
 from .schema_training import LAUNCHER_TRAINING_KEYS, schedule_problems, split_training
 from .swift_fields import SECTION_KEY_ALIASES, SWIFT_SECTIONS, section_keys, sections_of
 from .telemetry_rules import telemetry_problems
 from .training_config import TrainingConfig
 from .value_rules import value_problems
 
-TYPED_SECTIONS: dict[str, type[BaseModel]] = {
-    "custom": CustomConfig,
-    "stage2_ab": Stage2ABConfig,
-    "rollout_matching": RolloutMatchingConfig,
-}
-TOP_LEVEL_KEYS: tuple[str, ...] = ("global_max_length", *SWIFT_SECTIONS, *TYPED_SECTIONS)
+MODE_SECTIONS: dict[str, type[BaseModel]] = {name: model for spec in specs().values()
+                                              for name, model in spec.sections.items()}  # e.g. stage2_ab's
+TYPED_SECTIONS: dict[str, type[BaseModel]] = {"custom": CustomConfig, **MODE_SECTIONS}
+TOP_LEVEL_KEYS: tuple[str, ...] = ("global_max_length", MODE_KEY, *SWIFT_SECTIONS, *TYPED_SECTIONS)
 REQUIRED_LAUNCH_SETTINGS: tuple[str, ...] = (
     "model.model",
     "training.run_name",
@@ -74,6 +71,8 @@ def _structure_problems(resolved: ResolvedConfig) -> list[Problem]:
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
                 problems.append(Problem(f"must be a positive integer (got {value!r})", key=key,
                                         where=resolved.where(key)))
+            continue
+        if key == MODE_KEY:  # its value is checked by modes.detect_mode
             continue
         if value is not None and not isinstance(value, dict):
             problems.append(Problem(f"a section must be a mapping (got {type(value).__name__})", key=key,
@@ -162,10 +161,11 @@ def _fusion_problems(
         return None, problems + [Problem(f"invalid fusion config {custom.fusion_config}: {p.render()}",
                                          key="custom.fusion_config", where=where) for p in exc.problems]
     chats = [e.name for e in (*fusion.targets, *fusion.sources) if e.is_chat]
-    if chats and mode not in (None, "sft"):
+    if chats and mode is not None and not spec_of(mode).chat_members:
         problems.append(Problem(
-            f"chat-format members ({', '.join(chats)}) train only in sft runs; this is a {mode} run, whose "
-            "rows need images and objects. Use a fusion config without them.", key="custom.fusion_config", where=where))
+            f"chat-format members ({', '.join(chats)}) train only in {modes_with('chat_members')} runs; this is a "
+            f"{mode} run, whose rows need images and objects. Use a fusion config without them.",
+            key="custom.fusion_config", where=where))
     # use_summary: true renders every entry as a summary, so a dense target would be ignored silently;
     # with use_summary: false each entry renders in its own mode (dense and summary targets may mix).
     off = [t.name for t in fusion.targets if custom.use_summary and t.mode != "summary" and not t.is_chat]
@@ -190,24 +190,27 @@ def validate_training_config(resolved: ResolvedConfig, *, runnable: bool) -> Tra
     mode, mode_errs = detect_mode(resolved)
     problems += mode_errs
     implied: dict[str, int] = {}
-    if mode is not None:
+    spec = spec_of(mode) if mode is not None else None
+    if mode is not None and spec is not None:  # both or neither
         problems += mode_problems(mode, resolved)
-        if typed.get("custom") is not None:
+        if typed.get("custom") is not None and spec.telemetry_loss is not None:
             telemetry = typed["custom"].telemetry
-            problems += telemetry_problems(mode, resolved, telemetry.per_dataset, telemetry.per_token_type)
+            problems += telemetry_problems(spec.telemetry_loss, resolved, telemetry.per_dataset,
+                                           telemetry.per_token_type)
         implied, length_problems = implied_lengths(mode, resolved)
         problems += length_problems
     fusion, fusion_errs = _fusion_problems(resolved, typed.get("custom"), mode)
     problems += fusion_errs
     problems += _bypassed_problems(resolved)
-    problems += value_problems(mode, resolved) + ignored_problems(mode, resolved)
+    problems += value_problems(resolved, spec.value_rules if spec else ()) + ignored_problems(mode, resolved)
     if problems:
         raise ConfigError(problems, subject=resolved.display)
     assert mode is not None
     proxied = {k: v for k, v in implied.items() if resolved.get(k, None) is None}
     final = with_values(resolved, proxied, PROXY_ORIGIN) if proxied else resolved
-    if "rollout_matching.vllm.max_model_len" in proxied:
-        typed["rollout_matching"] = RolloutMatchingConfig.model_validate(final.data["rollout_matching"])
+    for name, model in MODE_SECTIONS.items():  # a mode section with a proxied length (rollout_matching.vllm)
+        if any(key.startswith(f"{name}.") for key in proxied):
+            typed[name] = model.model_validate(final.data[name])
     typed["schedule"] = schedule
     typed["fusion"] = fusion
     return _build(mode, final, typed)
@@ -230,8 +233,7 @@ def _build(mode: Mode, final: ResolvedConfig, typed: dict[str, Any]) -> Training
         deepspeed=section("deepspeed"),
         quantization=section("quantization"),
         custom=typed["custom"],
-        stage2_ab=typed["stage2_ab"],
-        rollout_matching=typed["rollout_matching"],
+        **{name: typed[name] for name in MODE_SECTIONS},
         source=final,
         schedule=typed["schedule"],
         fusion=typed["fusion"],

@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
 
-from src.config import ConfigError, Problem, TrainingConfig, display_path
+from src.config import TrainingConfig
 from src.config.fusion import FusionSource, FusionTarget
 from src.constants import IMAGE_SIZE_MULTIPLE
 
@@ -203,25 +203,18 @@ def build_fusion_datasets(
     train_transform: Callable[[FusionTarget | FusionSource], Transform],
     eval_dataset: Callable[[FusionTarget, Sequence[Any]], Dataset],
     *,
-    chat_members: bool = False,
     template: Any = None,
 ) -> tuple[FusionDataset, Dataset | None]:
     """The fusion config's train set (schedule from `training.seed`) and eval set (every target's
     `val_jsonl`). Callers differ only in what a sample becomes: `train_transform(entry)` for the
     entry's train records, `eval_dataset(target, records)` over a target's val records. Chat-format members
-    only where the caller trains on conversations as written (`chat_members`). Records over the token budget
+    reach only modes that train conversations as written (`ModeSpec.chat_members`, checked by validation). Records over the token budget
     are handled by `custom.overlong` (`overlong.RunRecords`; `template`: the run's, for its plan)."""
     from .overlong import RunRecords  # the plan imports this module
 
     fusion = cfg.fusion  # loaded and validated once, with the config
     if fusion is None:
         raise ValueError("custom.fusion_config is not set: the preset names no training data")
-    chats = [e.name for e in (*fusion.targets, *fusion.sources) if e.is_chat]
-    if chats and not chat_members:
-        raise ConfigError([Problem(
-            f"chat-format members ({', '.join(chats)}) train only in sft runs (the {cfg.mode} pipeline needs "
-            "records with images and objects); remove them from this run's fusion config",
-            key="custom.fusion_config", where=display_path(fusion.path))], subject=cfg.source.display)
     run_records = RunRecords(cfg, template)
 
     def member(entry: FusionTarget | FusionSource) -> FusionMember:
@@ -253,5 +246,5 @@ def build_training_datasets(cfg: TrainingConfig, template: Any) -> tuple[FusionD
 
     return build_fusion_datasets(
         cfg, train_transform=transform, template=template,
-        eval_dataset=lambda target, records: encoded_eval_records(cfg, template, target, records), chat_members=True,
+        eval_dataset=lambda target, records: encoded_eval_records(cfg, template, target, records),
     )

@@ -60,22 +60,23 @@ class RunBudget:
 def run_budget(cfg: TrainingConfig) -> RunBudget:
     from src.config.modes.common import completion_budget
 
-    g = cfg.global_max_length
+    g, spec = cfg.global_max_length, cfg.spec
     if g is None:
         return RunBudget(Budget(), {})
-    if cfg.mode == "grpo":
+    if spec.prompt_budget:
         c, source = completion_budget(cfg.source)
         c = int(c or 0)
         return RunBudget(Budget(prompt=g - c, completion=c), {
-            "prompt": f"the GRPO prompt budget {g - c} (global_max_length {g} - {source})",
+            "prompt": f"the {spec.name.upper()} prompt budget {g - c} (global_max_length {g} - {source})",
             "completion": f"the completion budget ({source})"}, completion_reserve=c,
             completion_key="rlhf.max_completion_length")
     described = {"total": f"global_max_length {g}"}
-    rollout = cfg.rollout_matching.max_new_tokens if cfg.mode == "stage2_ab" and cfg.rollout_matching else None
+    key = spec.rollout_budget_key
+    rollout = cfg.source.get(key, None) if key else None
     if rollout is not None:
-        described["completion"] = f"the rollout budget rollout_matching.max_new_tokens {rollout}"
+        described["completion"] = f"the rollout budget {key} {rollout}"
     return RunBudget(Budget(total=g, completion=rollout), described,
-                     completion_key="rollout_matching.max_new_tokens" if rollout is not None else None)
+                     completion_key=key if rollout is not None else None)
 
 
 def plan_template(cfg: TrainingConfig) -> Any:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from src.config.migrations import MIGRATIONS
+from src.config.modes import specs
 from src.config.resolve import lookup
 from src.constants import MISSING
 
@@ -84,9 +85,10 @@ def _ordering(value: Any, ctx: Context) -> Outcome:
 def _token_metrics(value: Any, ctx: Context) -> Outcome:
     if not isinstance(value, Mapping):
         return Outcome("untranslated", "token_type_metrics must be a mapping")
-    if ctx.get("rlhf.rlhf_type") == "grpo":
-        return Outcome("untranslated", "GRPO runs have no telemetry here (no supervised labels, so token-type "
-                       "losses are undefined); per-completion rewards are logged in completions.jsonl")
+    rlhf_type = ctx.get("rlhf.rlhf_type")
+    mode = next((m for m in specs().values() if rlhf_type is not None and m.rlhf_type == rlhf_type), None)
+    if mode is not None and mode.telemetry_loss is None:
+        return Outcome("untranslated", f"{mode.name} runs have no telemetry here: {mode.no_telemetry}")
     sets = {"custom.telemetry.per_token_type": bool(value.get("enabled", False))}
     extra = sorted(k for k in value if k != "enabled")
     if extra:

@@ -164,7 +164,8 @@ def _overlays_to_tensorboard(trainer: Any, state: DetectionEvalState, images: Se
 
 
 def install_detection_eval(trainer: Any, cfg: TrainingConfig, backend: Any = None) -> Any:
-    """Turn a constructed trainer into its detection-eval subclass (a trainer extension of LauncherSft)."""
+    """Turn a constructed trainer into its detection-eval subclass (a trainer extension that LauncherPipeline
+    installs where the mode's spec has detection eval)."""
     from src.rollout.hf_backend import HfRolloutBackend, trainer_model_context
 
     settings = cfg.custom.detection_eval

@@ -5,7 +5,7 @@ ms-swift's `GKDTrainer` mixes two batch sources (chosen per generation step with
 (on-policy). Its loss is the generalized JSD to the teacher on the completion tokens, plus
 `sft_alpha` x the student's cross-entropy on dataset batches. It logs only the total.
 
-`GKDMonitorTrainer` (custom.trainer_variant: gkd_monitor) logs the parts, through ms-swift's
+`GKDMonitorTrainer` (custom.gkd_monitor: true) logs the parts, through ms-swift's
 custom metrics (mean over steps and ranks, as sums and counts; keys synchronised across ranks),
 so they reach logging.jsonl and every `report_to` backend:
 
@@ -30,7 +30,9 @@ from swift.rlhf_trainers.gkd_loss import DataSource, TeacherOutput
 from src.config import TrainingConfig
 from src.constants import IGNORE_INDEX
 
+from .gkd_telemetry import install_gkd_telemetry
 from .gkd_terms import GKDTermsMixin
+from .recipe import Recipe
 from .trainer_class import adopt, declare
 
 
@@ -121,24 +123,14 @@ def install_gkd_monitor(trainer: Any) -> Any:
 
 
 def gkd_trainer_extensions(cfg: TrainingConfig) -> list:
-    """What a GKD run installs on ms-swift's trainer: the monitor for gkd_monitor, nothing otherwise."""
-    return [install_gkd_monitor] if cfg.custom.trainer_variant == "gkd_monitor" else []
+    """What a GKD run installs on ms-swift's trainer: the monitor with custom.gkd_monitor, nothing otherwise."""
+    return [install_gkd_monitor] if cfg.custom.gkd_monitor else []
 
 
-def run_gkd(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
-    from src.boundary.arguments import swift_arguments
+def rows(cfg: TrainingConfig, template: Any) -> tuple[Any, Any]:
     from src.datasets.rl_rows import build_rl_datasets
 
-    from .gkd_telemetry import install_gkd_telemetry
-    from .rlhf_pipeline import LauncherRLHF
+    return build_rl_datasets(cfg, template, with_response=True)
 
-    args = swift_arguments(cfg)
-    return LauncherRLHF(
-        args,
-        build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=True),
-        session=session,
-        trainer_extensions=gkd_trainer_extensions(cfg),
-        telemetry=cfg.custom.telemetry,
-        telemetry_installer=install_gkd_telemetry,
-        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
-    ).main()
+
+RECIPE = Recipe(rows, gkd_trainer_extensions, telemetry_installer=install_gkd_telemetry)

@@ -33,13 +33,10 @@ from .telemetry.mixin import (
     DATASET,
     TOKEN_TYPE,
     TelemetryLogMixin,
-    TelemetryState,
     add_group_sums,
-    telemetry_layout,
+    adopt_telemetry,
 )
-from .telemetry.token_loss import install_loss_tap
 from .telemetry.token_types import PieceCache, classify_labels
-from .trainer_class import adopt
 
 
 def sample_of_positions(labels: torch.Tensor, n_samples: int, position_ids: torch.Tensor | None) -> torch.Tensor:
@@ -138,12 +135,8 @@ def install_gkd_telemetry(trainer: Any, *, dataset_names: Sequence[str], per_dat
         return trainer
     if not isinstance(trainer, GKDTrainer):
         raise TypeError(f"GKD telemetry needs ms-swift's GKDTrainer, got {type(trainer).__name__}")
-    if isinstance(trainer, GKDTelemetryMixin):
-        raise RuntimeError(f"GKD telemetry is already installed on this {type(trainer).__name__}")  # noqa: TRY004
-    tap = install_loss_tap(trainer.model)
-    adopt(trainer, GKDTelemetryMixin)
-    trainer._telemetry = TelemetryState(telemetry_layout(dataset_names, per_dataset, per_token_type), tap=tap)
-    tokenizer = tokenizer if tokenizer is not None else trainer.template.tokenizer
+    tokenizer = adopt_telemetry(trainer, GKDTelemetryMixin, "GKD telemetry", dataset_names, per_dataset,
+                                per_token_type, tokenizer)
     trainer._telemetry_ids = GKDTelemetryIds(
         {n: i for i, n in enumerate(dataset_names)} if per_dataset else None,
         PieceCache(tokenizer) if per_token_type else None)

@@ -1,7 +1,7 @@
 """GRPO through ms-swift's `GRPOTrainer`, with the launcher's rows and reward functions.
 
 Rollouts: HF generation when `rlhf.use_vllm` is false (CPU smoke runs), vLLM colocate or server
-otherwise (server mode is validated before this module is reached, see `src/config/server_mode.py`).
+otherwise (server mode is validated at launch, before this module is reached: `src/config/server_mode.py`).
 `rlhf.reward_funcs` names reward functions in ms-swift's registry (`swift.rewards.orms`); the
 project's own (dense_format, dense_parse, dense_loc_fbeta, dense_cat_f1, summary_format,
 summary_content) are registered by `src.rewards.register_rewards()`. They read the ground-truth
@@ -15,6 +15,8 @@ import importlib
 from typing import Any
 
 from src.config import ConfigError, Problem, TrainingConfig
+
+from .recipe import Recipe
 
 REWARDS_MODULE = "src.rewards"
 
@@ -42,20 +44,23 @@ def check_reward_funcs(cfg: TrainingConfig, registry: dict[str, Any]) -> None:
             where=cfg.source.where(key))], subject=cfg.source.display)
 
 
-def run_grpo(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
-    from swift.rewards import orms
-
-    from src.boundary.arguments import swift_arguments
+def rows(cfg: TrainingConfig, template: Any) -> tuple[Any, Any]:
     from src.datasets.rl_rows import build_rl_datasets
 
+    return build_rl_datasets(cfg, template, with_response=False)
+
+
+def extensions(cfg: TrainingConfig) -> list[Any]:
     from .grpo_health import install_rollout_health
-    from .rlhf_pipeline import LauncherRLHF
+
+    return [install_rollout_health]
+
+
+def check_rewards(cfg: TrainingConfig) -> None:
+    from swift.rewards import orms
 
     register_project_rewards()
     check_reward_funcs(cfg, orms)
-    args = swift_arguments(cfg)
-    return LauncherRLHF(
-        args, build_datasets=lambda template: build_rl_datasets(cfg, template, with_response=False), session=session,
-        trainer_extensions=[install_rollout_health],
-        template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
-    ).main()
+
+
+RECIPE = Recipe(rows, extensions, prepare=check_rewards)

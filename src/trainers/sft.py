@@ -1,23 +1,20 @@
 """The SFT recipe: the launcher's fusion datasets, encoded lazily by ms-swift's template, on ms-swift's
-Seq2SeqTrainer (telemetry and `custom.detection_eval` mixins in front when configured)."""
+Seq2SeqTrainer (telemetry and `custom.detection_eval` mixins in front when configured: its spec's
+capabilities, src/config/modes/sft.py)."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from src.config import TrainingConfig
 
+from .recipe import Recipe
 
-def run_sft(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
-    from src.boundary.arguments import swift_arguments
+
+def rows(cfg: TrainingConfig, template: Any) -> tuple[Any, Any]:
     from src.datasets.builder import build_training_datasets
 
-    from .detection_eval import trainer_extensions
-    from .swift_pipeline import LauncherSft
+    return build_training_datasets(cfg, template)
 
-    args = swift_arguments(cfg)  # ms-swift's rejections become ConfigError (exit 2) before weights load
-    return LauncherSft(args, build_datasets=partial(build_training_datasets, cfg), session=session,
-                       telemetry=cfg.custom.telemetry, trainer_extensions=trainer_extensions(cfg),
-                       template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule,
-                       conversation_dump=cfg.conversation_dump_path).main()
+
+RECIPE = Recipe(rows)

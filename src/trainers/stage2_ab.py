@@ -27,6 +27,7 @@ import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from src.stage2.metrics import PACKED_WIDTH, ChannelBCounts, pack, reduce_packed
 from src.stage2.pipeline import ChannelBPolicy
 from src.stage2.schedule import is_channel_b
 
+from .recipe import Recipe
 from .stage2_ab_batch import (
     STAGE2_BATCH_KEY,
     ChannelBBuilder,
@@ -239,20 +241,17 @@ def install_stage2_ab(trainer: Any, cfg: TrainingConfig, backend: Any = None) ->
     return trainer
 
 
-def run_stage2_ab(cfg: TrainingConfig, session: Any = None) -> dict[str, Any]:
-    from functools import partial
-
-    from src.boundary.arguments import swift_arguments
+def rows(cfg: TrainingConfig, template: Any) -> tuple[Any, Any]:
     from src.datasets.stage2_rows import build_stage2_datasets
 
-    from .detection_eval import trainer_extensions as detection_eval_extensions
-    from .swift_pipeline import LauncherSft
-
-    args = swift_arguments(cfg)
-    return LauncherSft(args, build_datasets=partial(build_stage2_datasets, cfg), session=session,
-                       telemetry=cfg.custom.telemetry,
-                       trainer_extensions=[partial(install_stage2_ab, cfg=cfg), *detection_eval_extensions(cfg)],
-                       template_fingerprint=cfg.custom.template_fingerprint, save_schedule=cfg.schedule).main()
+    return build_stage2_datasets(cfg, template)
 
 
-__all__ = ["LOSS_KEYS", "Stage2ABMixin", "Stage2ABTrainer", "Stage2Window", "install_stage2_ab", "reduce_window", "run_stage2_ab"]
+def extensions(cfg: TrainingConfig) -> list[Any]:
+    return [partial(install_stage2_ab, cfg=cfg)]
+
+
+RECIPE = Recipe(rows, extensions)
+
+
+__all__ = ["LOSS_KEYS", "RECIPE", "Stage2ABMixin", "Stage2ABTrainer", "Stage2Window", "install_stage2_ab", "reduce_window"]

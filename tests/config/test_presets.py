@@ -82,7 +82,7 @@ RUN_IDENTITY = {"training.run_name", "training.output_dir", "training.logging_di
     ("overlay", "parent", "allowed_prefixes"),
     [
         ("configs/train/sft/dense_1024_gkd.yaml", "configs/train/sft/dense_1024.yaml",
-         ("rlhf.", "custom.trainer_variant")),
+         ("rlhf.", "custom.gkd_monitor")),
         ("configs/train/grpo/summary_server.yaml", "configs/train/grpo/summary_1024.yaml",
          ("rlhf.vllm_", "rlhf.sleep_level")),
         ("configs/train/grpo/dense_2048_lowaug.yaml", "configs/train/grpo/dense_2048.yaml",

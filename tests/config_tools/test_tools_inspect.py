@@ -156,3 +156,12 @@ def test_fusion_config_outside_configs_is_recognised(tool, tmp_path):
     ratios = {t["name"]: t["ratio"] for t in json.loads(result.out)["targets"]}
     assert ratios == {"bbu_dense": 0.25, "rru_dense": 1.0}
     assert tool("inspect", "--config", fusion, "training.seed=1").code == 2
+
+
+def test_explain_shows_what_selected_the_mode(tool):
+    grpo = "configs/smoke/grpo_dense_tiny.yaml"
+    line = line_of(REPO_ROOT / grpo, r"^  rlhf_type:")
+    assert f"# mode: grpo (rlhf.rlhf_type at {grpo}:{line})" in tool("inspect", "--config", grpo, "--explain").out
+    result = tool("inspect", "--config", PRESET, "--explain", "mode=stage2_ab")  # invalid: no stage2_ab sections
+    assert "# mode: stage2_ab (mode at override:mode=stage2_ab)" in result.out.splitlines()
+    assert "# mode: sft (the default: no mode, rlhf.rlhf_type" in tool("inspect", "--config", PRESET, "--explain").out

@@ -21,7 +21,7 @@ def test_only_adopt_assigns_a_class_in_src():
 
 def test_ms_swift_constructs_the_factory_class_and_hands_the_instance_to_train():
     """``SwiftSft.run`` (also SwiftRLHF's: it does not override it) builds ``TrainerFactory.get_trainer_cls(args)``
-    with no parameter for another class, then calls ``self.train(trainer)``, which LauncherSft overrides: the
+    with no parameter for another class, then calls ``self.train(trainer)``, which LauncherPipeline overrides: the
     instance is ours to adopt before training, and nothing upstream holds its class in between."""
     from swift.pipelines.train.rlhf import SwiftRLHF
     from swift.pipelines.train.sft import SwiftSft

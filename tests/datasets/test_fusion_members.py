@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from src.config import ConfigError, load_training_config
+from src.config import load_training_config
 from src.config.paths import REPO_ROOT
 from src.datasets.builder import build_training_datasets
 from src.datasets.fusion_members import ChatRecords, Limited, cap_objects, chat_problems
@@ -113,23 +113,6 @@ def test_builder_mixes_chat_members_caps_objects_and_limits(tmp_path):
     assert all(len(objs) == 1 for objs in capped)
     assert any(len(json.loads(r["messages"][-1]["content"])["objects"]) > 1 for r in seen["dense"])
     assert train.realized_counts() == {"dense": 8, "capped": 8, "talk": 4}
-
-
-def test_chat_members_are_refused_where_the_pipeline_needs_images(tmp_path):
-    from src.datasets.rl_rows import build_rl_datasets
-
-    chat = _chat(tmp_path, [GOOD])
-    cfg = _cfg(tmp_path, f"""
-        targets:
-          - name: dense
-            train_jsonl: {DENSE}/train.jsonl
-        sources:
-          - name: talk
-            dataset: chat
-            train_jsonl: {chat}
-    """)
-    with pytest.raises(ConfigError, match="chat-format members \\(talk\\) train only in sft runs"):
-        build_rl_datasets(cfg, with_response=False)
 
 
 def test_chat_target_trains_and_evaluates_its_conversations_as_written(tmp_path):

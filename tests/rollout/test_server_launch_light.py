@@ -26,4 +26,4 @@ def test_launch_side_imports_no_heavy_module():
     out = subprocess.run([sys.executable, "-c", CODE], cwd=REPO_ROOT, capture_output=True, text=True,
                          check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
-    assert result == {"heavy": [], "kinds": ["rlhf", "stage2_ab"]}
+    assert result == {"heavy": [], "kinds": ["rlhf", "rollout_matching"]}

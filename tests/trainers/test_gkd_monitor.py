@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from src.config import load_training_config
-from src.trainers.dispatch import RUNNERS, run_rlhf
+from src.trainers.dispatch import recipe_for
 
 
 def _logits(rows: list[int], vocab: int = 8) -> torch.Tensor:
@@ -41,7 +41,7 @@ def test_monitor_variant_is_installed_on_ms_swifts_gkd_trainer():
     from src.trainers.gkd import GKDMonitorTrainer, gkd_trainer_extensions, install_gkd_monitor
 
     monitor = load_training_config("configs/smoke/gkd_tiny.yaml")
-    plain = load_training_config("configs/smoke/gkd_tiny.yaml", ["custom.trainer_variant=null"])
+    plain = load_training_config("configs/smoke/gkd_tiny.yaml", ["custom.gkd_monitor=false"])
     assert gkd_trainer_extensions(monitor) == [install_gkd_monitor] and gkd_trainer_extensions(plain) == []
 
     trainer = object.__new__(GKDTrainer)  # the class ms-swift's TrainerFactory builds for gkd
@@ -50,5 +50,13 @@ def test_monitor_variant_is_installed_on_ms_swifts_gkd_trainer():
         install_gkd_monitor(trainer)
 
 
-def test_dispatch_runs_gkd_and_grpo():
-    assert RUNNERS["gkd"] is run_rlhf and RUNNERS["grpo"] is run_rlhf
+def test_dispatch_finds_the_gkd_recipe_with_its_monitor_and_telemetry():
+    from src.trainers import gkd
+    from src.trainers.gkd_telemetry import install_gkd_telemetry
+    from src.trainers.recipe import pipeline_class
+    from src.trainers.rlhf_pipeline import RLHFPipeline
+
+    cfg = load_training_config("configs/smoke/gkd_tiny.yaml")
+    recipe = recipe_for(cfg)
+    assert recipe is gkd.RECIPE and recipe.telemetry_installer is install_gkd_telemetry
+    assert pipeline_class(cfg) is RLHFPipeline

@@ -65,7 +65,7 @@ class _Base:
 
 
 def _installed(training: bool):
-    return install_rollout_health(_Base(training))  # the extension run_grpo installs, on the stand-in base
+    return install_rollout_health(_Base(training))  # the extension the GRPO recipe installs, on the stand-in base
 
 
 def test_log_adds_the_windows_rates_once_then_starts_a_new_window():

@@ -9,8 +9,6 @@ the parameter groups of the optimizer the trainer actually creates on the tiny m
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 
 ALIGNER = ("model.visual.merger.", "model.visual.deepstack_merger_list.")
@@ -24,12 +22,9 @@ def _part(name: str) -> str:
 
 def _optimizer_groups(repo_root, tmp_path, overrides: list[str]) -> tuple[dict[str, set[float]], set[str]]:
     """{part: learning rates its trainable parameters got}, names of frozen parameters."""
-    from swift import SftArguments
-
     from src.config import load_training_config
-    from src.config.swift_args import build_swift_kwargs
-    from src.datasets.builder import build_training_datasets
-    from src.trainers.swift_pipeline import LauncherSft
+    from src.trainers.sft import RECIPE
+    from src.trainers.swift_pipeline import LauncherPipeline
 
     cfg = load_training_config(
         repo_root / "configs/smoke/sft_dense_tiny.yaml",
@@ -38,7 +33,7 @@ def _optimizer_groups(repo_root, tmp_path, overrides: list[str]) -> tuple[dict[s
     seen: dict[str, set[float]] = {}
     frozen: set[str] = set()
 
-    class Probe(LauncherSft):
+    class Probe(LauncherPipeline):
         def train(self, trainer):  # the trainer is fully built here; take its optimizer, do not train
             optimizer = trainer.create_optimizer()
             lr_of = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
@@ -50,8 +45,7 @@ def _optimizer_groups(repo_root, tmp_path, overrides: list[str]) -> tuple[dict[s
                     seen.setdefault(_part(name), set()).add(lr_of[id(p)])
             return {}
 
-    Probe(SftArguments(**build_swift_kwargs(cfg)), build_datasets=partial(build_training_datasets, cfg),
-          template_fingerprint=cfg.custom.template_fingerprint).main()
+    Probe(cfg, RECIPE).main()
     return seen, frozen
 
 

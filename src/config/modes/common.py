@@ -5,57 +5,16 @@ from __future__ import annotations
 from ..errors import Problem
 from ..resolve import MISSING, ResolvedConfig
 from ..swift_fields import swift_field
-from .rules import Lengths
+from ..value_rules import ValueRule, above, at_least
+from .spec import Lengths
 
-STAGE2_SECTIONS = ("stage2_ab", "rollout_matching")
-DETECTION_EVAL = "custom.detection_eval"
-
-
-def rejects_rlhf_settings(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    """sft / stage2_ab: an rlhf section would be silently ignored."""
-    section = resolved.get("rlhf", None)
-    keys = sorted(k for k, v in section.items() if not (k == "rlhf_type" and v is None)) if isinstance(
-        section, dict) else []
-    return [Problem(f"rlhf settings have no effect in a {mode} run; remove them or set rlhf.rlhf_type "
-                    "(gkd | grpo).", key=f"rlhf.{key}", where=resolved.where(f"rlhf.{key}")) for key in keys]
-
-
-def rejects_stage2_sections(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    return [Problem(f"only stage2_ab runs (custom.trainer_variant: stage2_ab_training) read this section; "
-                    f"this is a {mode} run.", key=section, where=resolved.where(section))
-            for section in STAGE2_SECTIONS if resolved.get(section, None) is not None]
-
-
-def detection_eval_interval(resolved: ResolvedConfig) -> list[Problem]:
-    """sft / stage2_ab: `custom.detection_eval` needs an interval (its own or training.eval_steps)."""
-    key = DETECTION_EVAL
-    if resolved.get(f"{key}.enabled", None) is not True:
-        return []
-    eval_steps = resolved.get("training.eval_steps", None)
-    if resolved.get(f"{key}.every_steps", None) is None and not (
-            isinstance(eval_steps, int) and not isinstance(eval_steps, bool) and eval_steps >= 1):
-        got = "is not set" if eval_steps is None else f"is {eval_steps!r}, not a whole number of steps"
-        return [Problem(
-            f"custom.detection_eval is enabled without custom.detection_eval.every_steps, and training.eval_steps "
-            f"{got}: set custom.detection_eval.every_steps (an optimizer-step interval).",
-            key=f"{key}.every_steps", where=resolved.where(f"{key}.enabled"))]
-    return []
-
-
-def rejects_detection_eval(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    """gkd / grpo: their steps are ms-swift's RLHF loop, whose generation we do not hook."""
-    key = DETECTION_EVAL
-    if resolved.get(f"{key}.enabled", None) is not True:
-        return []
-    return [Problem(
-        f"detection metrics during training run in sft and stage2_ab runs only: {mode} steps are driven by "
-        "ms-swift's RLHF trainer, whose generation loop we do not hook; set custom.detection_eval.enabled "
-        "false and evaluate its checkpoints with `python -m src.eval RUN_DIR --checkpoint checkpoint-N`.",
-        key=f"{key}.enabled", where=resolved.where(f"{key}.enabled"))]
+# value rules of every RLHF mode (each adds its own)
+RLHF_VALUE_RULES = (ValueRule("rlhf.temperature", "> 0", above(0)),
+                    ValueRule("rlhf.max_completion_length", ">= 1", at_least(1)))
 
 
 def rlhf_generation_rules(resolved: ResolvedConfig) -> list[Problem]:
-    """gkd / grpo: the vLLM switches, and max_new_tokens (which would silently replace the completion budget)."""
+    """RLHF modes: the vLLM switches, and max_new_tokens (which would silently replace the completion budget)."""
     problems = _vllm_problems(resolved)
     key = "training.max_new_tokens"
     if resolved.get(key, None) is not None:
@@ -99,30 +58,15 @@ def completion_budget(resolved: ResolvedConfig) -> tuple[int | None, str]:
     return value, f"rlhf.max_completion_length {value} ({resolved.where('rlhf.max_completion_length')})"
 
 
-def completion_fits(resolved: ResolvedConfig, g: int) -> tuple[int | None, str, list[Problem]]:
-    """gkd / grpo: C, its description, and the problem when C does not fit inside G (then C is None)."""
-    completion, source = completion_budget(resolved)
-    if completion is None:
-        return None, source, []
-    if completion >= g:
-        return None, source, [Problem(
-            f"the completion budget ({source}) must be smaller than global_max_length {g} "
-            f"({resolved.where('global_max_length')}), which bounds prompt + completion.",
-            key="rlhf.max_completion_length", where=resolved.where("rlhf.max_completion_length"))]
-    return completion, source, []
-
-
-def rlhf_rules(resolved: ResolvedConfig, mode: str) -> list[Problem]:
-    """gkd / grpo, after their own rules: no in-training detection eval, the generation settings."""
-    return rejects_detection_eval(resolved, mode) + rlhf_generation_rules(resolved)
-
-
 def rlhf_lengths(resolved: ResolvedConfig, g: int, *, prompt_only: bool) -> Lengths:
     """gkd / grpo: the completion budget C must fit inside G; ``template.max_length`` is G when prompt and
     response are encoded together, G - C when only the prompt is (``prompt_only``); vLLM holds G."""
-    completion, source, problems = completion_fits(resolved, g)
-    if completion is None:
-        return Lengths({}, problems)
+    completion, source = completion_budget(resolved)
+    if completion is None or completion >= g:
+        return Lengths({}, [] if completion is None else [Problem(
+            f"the completion budget ({source}) must be smaller than global_max_length {g} "
+            f"({resolved.where('global_max_length')}), which bounds prompt + completion.",
+            key="rlhf.max_completion_length", where=resolved.where("rlhf.max_completion_length"))])
     implied = {"model.max_model_len": g, "template.max_length": g - completion if prompt_only else g}
     if resolved.get("rlhf.use_vllm", False) is True:
         implied["rlhf.vllm_max_model_len"] = g

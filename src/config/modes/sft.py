@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import Problem
 from ..resolve import ResolvedConfig
-from .common import detection_eval_interval, rejects_rlhf_settings, rejects_stage2_sections
-from .rules import Lengths, ModeRules
-
-
-def rules(resolved: ResolvedConfig) -> list[Problem]:
-    return (rejects_rlhf_settings(resolved, "sft") + rejects_stage2_sections(resolved, "sft")
-            + detection_eval_interval(resolved))
+from .spec import Lengths, ModeSpec
 
 
 def lengths(resolved: ResolvedConfig, g: int) -> Lengths:
@@ -18,4 +11,5 @@ def lengths(resolved: ResolvedConfig, g: int) -> Lengths:
     return Lengths({"model.max_model_len": g, "template.max_length": g}, [])
 
 
-RULES = ModeRules("sft", rules, lengths)
+SPEC = ModeSpec("sft", "sft", rules=lambda resolved: [], lengths=lengths, default=True,
+                telemetry_loss="cross_entropy", detection_eval=True, conversation_dump=True, chat_members=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ignored_settings import ignored_warnings
+from ..modes import mode_origin
 from .diffing import Change, canonical_json, diff_trees, render_value
 from .loading import LoadedConfig, key_fusion_entries, load_config
 from .output import Printer
@@ -38,6 +39,8 @@ def _header(loaded: LoadedConfig, out: Printer, payload: str) -> None:
     if loaded.fusion is not None:
         chain = " -> ".join(loaded.fusion.chain) if loaded.fusion.chain else "cannot be loaded"
         out.line(f"# fusion config: {loaded.fusion.display} (chain: {chain})", "dim")
+    if loaded.kind == "training" and loaded.resolved is not None:
+        out.line(f"# mode: {mode_origin(loaded.resolved)}", "dim")  # what selected it (config/modes)
     if loaded.kind == "training" and loaded.resolved is not None and loaded.valid:
         for warning in ignored_warnings(loaded.mode, loaded.resolved):  # harmless settings without effect
             out.line(f"# warning: {warning.render()}", "warn")

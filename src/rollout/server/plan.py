@@ -160,7 +160,7 @@ def make_plan(config: str, overrides: list[str], server_gpus: str, train_gpus: s
         problems.append("rollout_matching.vllm.servers is empty.")
     host, conf_port = settings.servers[0] if settings.servers else ("127.0.0.1", 8000)
     for h, _ in settings.servers:
-        if (hp := host_problem(h)) and settings.kind == "stage2_ab":
+        if (hp := host_problem(h)) and settings.kind == "rollout_matching":
             problems.append(f"rollout_matching.vllm.servers ({cfg.source.where('rollout_matching.vllm.servers')}): "
                             f"{hp}.")
     port = conf_port if port is None else port

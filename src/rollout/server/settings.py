@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from src.config import TrainingConfig
+from src.config.modes import ServerRole
 from src.config.server_mode import as_list, is_server_mode, rollout_matching_server_mode, server_max_model_len
 
 from .transport import server_url
@@ -33,7 +34,7 @@ DEFAULT_MODEL_TYPE = "qwen3_vl"
 class ServerSettings:
     """What the config says about its rollout server(s)."""
 
-    kind: str  # stage2_ab | rlhf
+    kind: ServerRole  # which role of src.config.modes.server_roles: rollout_matching (stage2_ab) | rlhf
     servers: list[tuple[str, int]]
     uses_base_url: bool
     tensor_parallel_size: int
@@ -59,7 +60,7 @@ def server_settings(cfg: TrainingConfig) -> ServerSettings | None:
                 extra[flag] = getattr(v, own)
         eager = getattr(v, "enforce_eager", None)
         return ServerSettings(
-            kind="stage2_ab", servers=[(s.host, s.port) for s in v.servers], uses_base_url=False,
+            kind="rollout_matching", servers=[(s.host, s.port) for s in v.servers], uses_base_url=False,
             tensor_parallel_size=v.tensor_parallel_size, gpu_memory_utilization=v.gpu_memory_utilization,
             max_model_len=server_max_model_len(cfg),
             enforce_eager=bool(eager if eager is not None else _rlhf(cfg, "vllm_enforce_eager")),
@@ -112,7 +113,7 @@ def server_flags(cfg: TrainingConfig, settings: ServerSettings, model_dir: Path,
 
 
 def learner_overrides(settings: ServerSettings, host: str, port: int) -> list[str]:
-    if settings.kind == "stage2_ab":
+    if settings.kind == "rollout_matching":
         return [f"rollout_matching.vllm.servers=[{{host: '{host}', port: {port}}}]"]
     if settings.uses_base_url:
         return [f"rlhf.vllm_server_base_url=['{server_url(host, port)}']"]

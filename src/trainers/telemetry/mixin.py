@@ -169,15 +169,23 @@ def install_telemetry(trainer: Any, *, dataset_names: tuple[str, ...] | list[str
     """
     if not (per_dataset or per_token_type):
         return trainer
-    if isinstance(trainer, TelemetryMixin):
-        raise RuntimeError(f"telemetry is already installed on this {type(trainer).__name__}")  # noqa: TRY004
-    tap = install_loss_tap(trainer.model)
-    adopt(trainer, TelemetryMixin)
-    trainer._telemetry = TelemetryState(telemetry_layout(dataset_names, per_dataset, per_token_type), tap=tap)
-    tokenizer = tokenizer if tokenizer is not None else trainer.template.tokenizer
+    tokenizer = adopt_telemetry(trainer, TelemetryMixin, "telemetry", dataset_names, per_dataset, per_token_type,
+                                tokenizer)
     trainer.data_collator = TelemetryCollator(
         trainer.data_collator,
         tuple(dataset_names) if per_dataset else None,
         PieceCache(tokenizer) if per_token_type else None,
     )
     return trainer
+
+
+def adopt_telemetry(trainer: Any, mixin: type, label: str, dataset_names: tuple[str, ...] | list[str],
+                    per_dataset: bool, per_token_type: bool, tokenizer: Any) -> Any:
+    """What every telemetry install does first: refuse a second install, route the model's loss through a
+    tap, adopt ``mixin`` and set ``_telemetry``; returns the tokenizer the token types are read with."""
+    if isinstance(trainer, mixin):
+        raise RuntimeError(f"{label} is already installed on this {type(trainer).__name__}")  # noqa: TRY004
+    tap = install_loss_tap(trainer.model)
+    adopt(trainer, mixin)
+    trainer._telemetry = TelemetryState(telemetry_layout(dataset_names, per_dataset, per_token_type), tap=tap)
+    return tokenizer if tokenizer is not None else trainer.template.tokenizer
