@@ -62,18 +62,21 @@ class SyntheticSpec:
     seed: int = 0
     n_train: int = 64
     n_val: int = 16
-    min_objects: int = 1
-    max_objects: int = 5
+    objects: tuple[int, int] = (1, 5)  # shapes drawn per dense image, inclusive (min, max); fewer when no room is left
     with_summary: bool = True
-    easy: bool = False  # the easy learning-check split (module docstring); ignores min/max_objects
+    easy: bool = False  # the easy learning-check split (module docstring); ignores `objects`
     one_object: bool = False  # easy split only: exactly one shape per image
 
     def __post_init__(self) -> None:
+        low, high = self.objects
+        if not 0 <= low <= high:
+            raise ValueError(f"objects is an inclusive (min, max) count with 0 <= min <= max, got {self.objects}")
         if self.one_object and not self.easy:
             raise ValueError("one_object is a variant of the easy split: set easy=True as well (CLI: --easy --one-object)")
 
     def fingerprint(self) -> str:
         fields = asdict(self)
+        fields["min_objects"], fields["max_objects"] = fields.pop("objects")  # the names it was first computed with
         if not self.easy:
             del fields["easy"]  # the dense split keeps the fingerprint it had before the easy split existed
         if not self.one_object:
@@ -157,7 +160,8 @@ def make_record(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[Image.Im
     image = Image.new("RGB", (w, h), BACKGROUND)
     draw = ImageDraw.Draw(image)
     objects: list[dict] = []
-    for _ in range(int(rng.integers(spec.min_objects, spec.max_objects + 1))):
+    low, high = spec.objects
+    for _ in range(int(rng.integers(low, high + 1))):
         colour = str(rng.choice(list(COLOURS)))
         kind = str(rng.choice(["rect", "poly", "line"], p=[0.5, 0.3, 0.2]))
         for _attempt in range(30):

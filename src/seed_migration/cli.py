@@ -3,6 +3,7 @@
 
     migrate  OLD.yaml [--out NEW.yaml] | --tree OLD_ROOT --out NEW_ROOT [--report FILE]
     parity-report --old OLD_ROOT --new NEW_ROOT [--out FILE]
+    diff --left A --right B --profile parity   (the seed 001 allowlist, `parity.parity_profile`)
     diff --left SEED.yaml --right OURS.yaml --profile parity   (migration table applied to the left)
 
 plus every command of the config tools (inspect, diff, validate, plan).
@@ -19,8 +20,10 @@ from src.config.tools import cli as config_cli
 from src.config.tools.output import Printer
 
 from .commands import MigrateUsageError, run_migrate, run_migration_diff, run_parity_report
+from .parity import parity_profile
 
 EPILOG = """\
+  diff --left old.yaml --right new.yaml --profile parity    (seed 001 allowlist; seed-format left: migrated first)
   migrate --tree ../seed/configs --out configs/migrated     (seed-format tree -> ours, with a report)
   parity-report --old ../seed/configs --new configs/migrated
 """
@@ -66,7 +69,7 @@ def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int | Non
 
 
 EXTENSION = config_cli.Extension(_add_parsers, _dispatch, EPILOG, " Migrate the seed system's configs into ours.",
-                                 (MigrateUsageError,))
+                                 (MigrateUsageError,), {"parity": parity_profile})
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

@@ -22,12 +22,12 @@ from src.config.extends import linearize
 from src.config.fusion import LIST_KEYS, _FusionFile, _merge_list
 from src.config.paths import display_path, locate_config_file
 from src.config.resolve import resolve_config
-from src.config.tools.diffing import Change, diff_trees
+from src.config.tools.diffing import FUSION_PREFIX, Change, diff_trees
 from src.config.tools.loading import key_fusion_entries, load_config
-from src.config.tools.parity import FUSION_PREFIX, augmentation_disabled, parity_reason
 from src.config.yaml_io import load_yaml_file
 
 from .migrate import Translation, translate
+from .parity import augmentation_disabled, parity_reason
 from .seed_paths import PathPlan, SeedLayout
 from .seed_table import Context
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from config_tools_helpers import DENSE_1024, Result
 
-from src.config.tools.cli import main
+from src.seed_migration.cli import main  # what scripts/config_tools/inspect_config.py runs
 
 ToolFn = Callable[..., Result]
 OverlayFn = Callable[..., Path]
@@ -17,7 +17,8 @@ OverlayFn = Callable[..., Path]
 
 @pytest.fixture
 def tool(capsys: pytest.CaptureFixture[str]) -> ToolFn:
-    """tool("diff", "--left", ...) -> Result, running the CLI in this process."""
+    """tool("diff", "--left", ...) -> Result, running the CLI in this process: the config tools with
+    src.seed_migration's commands and `diff --profile parity`, as inspect_config.py has them."""
 
     def _run(*args: str) -> Result:
         capsys.readouterr()

@@ -8,8 +8,9 @@ import pytest
 from config_tools_helpers import section
 
 from src.config.paths import REPO_ROOT
+from src.config.tools import cli as config_cli
 from src.config.tools.diffing import ABSENT, Change, Keyed, diff_trees
-from src.config.tools.parity import PARITY_ALLOWLIST, augmentation_disabled, parity_reason
+from src.seed_migration.parity import PARITY_ALLOWLIST, augmentation_disabled, parity_reason
 
 AUG_OFF = """
     custom:
@@ -168,6 +169,18 @@ def test_invalid_side_fails_the_diff(tool, overlay):
     # no spurious differences from the length proxies, which only valid configs get
     assert section(result.out, "forbidden differences") == ["training.learning_rat: (absent) -> 1.0"]
     assert "training.learning_rat" in result.err
+
+
+def test_config_package_alone_names_where_the_parity_profile_is(overlay, capsys):
+    left, right = _pair(overlay, "training:\n  run_name: a\n", "training:\n  run_name: b\n")
+    argv = ["diff", "--left", str(left), "--right", str(right)]
+    assert config_cli.main([*argv, "--profile", "parity"], prog="python -m src.config.tools") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert "`diff --profile parity` moved out of the config package" in captured.err
+    assert "python scripts/config_tools/inspect_config.py diff --profile parity" in captured.err
+    assert config_cli.main(argv) == 0  # without the profile the config package diffs by itself
+    assert 'training.run_name: "a" -> "b"' in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------- units

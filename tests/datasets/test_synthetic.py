@@ -134,6 +134,15 @@ def test_easy_flag_keeps_the_dense_fingerprint():
     # Adding the easy split did not invalidate everyone's cached dense data.
     assert SyntheticSpec(seed=0, n_train=64, n_val=16).fingerprint() == "3c091434dc435840"
     assert SyntheticSpec(seed=0, n_train=64, n_val=16, easy=True).fingerprint() != "3c091434dc435840"
+    # the object-count range keeps the fingerprint of the min_objects / max_objects fields it replaced
+    assert SyntheticSpec(seed=0, n_train=64, n_val=16, objects=(1, 5)).fingerprint() == "3c091434dc435840"
+    assert SyntheticSpec(objects=(1, 4)).fingerprint() != SyntheticSpec().fingerprint()
+
+
+@pytest.mark.parametrize("objects", [(3, 2), (-1, 2)])
+def test_object_count_range_is_checked(objects):
+    with pytest.raises(ValueError, match="0 <= min <= max"):
+        SyntheticSpec(objects=objects)
 
 
 def test_one_object_variant_draws_exactly_one_shape_deterministically(tmp_path):

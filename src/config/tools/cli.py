@@ -1,13 +1,14 @@
 """Command line of the config tools: `python -m src.config.tools` (what scripts/train.sh runs).
 
     inspect  --config P [--format json|yaml] [--explain] [--payload-only] [key.path=value ...]
-    diff     --left A --right B [--profile parity] [--format text|json]
+    diff     --left A --right B [--profile NAME] [--format text|json]   (profiles come from an extension)
     validate [PATH ...] [--deep]   (default: every YAML file under configs/)
     plan     --config P [--json] [--worst N] [key.path=value ...]   (runs python -m src.datasets.plan)
 
-A package above config adds commands through an `Extension`: `src.seed_migration` adds `migrate`
-and `parity-report` (and the migration-aware `diff --profile parity`); `scripts/config_tools/
-inspect_config.py` runs both. Here those two commands answer with where they moved.
+A package above config adds commands and diff profiles through an `Extension`: `src.seed_migration`
+adds `migrate`, `parity-report` and the `parity` profile of `diff` (the seed 001 allowlist, migration-aware
+for a seed-format left side); `scripts/config_tools/inspect_config.py` runs both. Here those commands
+and `diff --profile parity` answer with where they moved.
 
 Exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences; 2 usage error or a
 config that cannot be loaded (missing file, YAML syntax error, bad extends, cycle). User mistakes
@@ -19,18 +20,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from .commands import UsageError, run_diff, run_inspect, run_validate
+from .commands import Profile, UsageError, run_diff, run_inspect, run_validate
 from .loading import LoadError
 from .output import Printer
 from .plan_command import run_plan
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 MOVED = ("migrate", "parity-report")
+MOVED_PROFILES = ("parity",)  # `diff --profile parity`: src.seed_migration's
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Extension:
     epilog: str = ""
     description: str = ""
     usage_errors: tuple[type[Exception], ...] = ()
+    profiles: Mapping[str, Profile] = field(default_factory=dict)  # `diff --profile NAME` -> its classifier
 
 
 EPILOG = """\
@@ -51,7 +54,6 @@ examples:
   inspect --config configs/train/sft/dense_1024.yaml
   inspect --config configs/train/sft/dense_1024.yaml --explain training.learning_rate=1e-4
   diff --left configs/train/grpo/dense_2048.yaml --right configs/train/grpo/dense_2048_lowaug.yaml
-  diff --left old.yaml --right new.yaml --profile parity
   validate                      (every YAML file under configs/)
   validate --deep               (also build each runnable preset's ms-swift arguments; imports ms-swift)
   validate P --set k=v          (with the overrides a launch would add; scripts/train.sh runs this first)
@@ -61,6 +63,7 @@ examples:
 
 
 def build_parser(prog: str | None = None, extension: Extension | None = None) -> argparse.ArgumentParser:
+    profiles = sorted({*MOVED_PROFILES, *(extension.profiles if extension else ())})
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour and tables: auto (when stdout is a terminal), always, never")
@@ -85,11 +88,12 @@ def build_parser(prog: str | None = None, extension: Extension | None = None) ->
 
     d = sub.add_parser("diff", parents=[common], help="diff two resolved configs (and their fusion configs)",
                        description="Deterministic diff of two resolved configs and of the fusion "
-                       "configs they point at. --profile parity splits allowed from forbidden "
+                       "configs they point at. A profile (parity: the seed 001 allowlist, in "
+                       "scripts/config_tools/inspect_config.py) splits allowed from forbidden "
                        "differences and exits 1 on any forbidden one.")
     d.add_argument("--left", required=True, help="old / reference config")
     d.add_argument("--right", required=True, help="new config")
-    d.add_argument("--profile", choices=("parity",), default=None, help="classify differences (seed 001)")
+    d.add_argument("--profile", choices=profiles, default=None, help="classify differences as allowed or forbidden")
     d.add_argument("--format", choices=("text", "json"), default="text")
 
     v = sub.add_parser("validate", parents=[common], help="resolve and validate configs",
@@ -114,21 +118,23 @@ def build_parser(prog: str | None = None, extension: Extension | None = None) ->
     return parser
 
 
-def _dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
+def _dispatch(args: argparse.Namespace, out: Printer, err: Printer, profiles: Mapping[str, Profile]) -> int:
     if args.command == "inspect":
         return run_inspect(args.config, args.overrides, args.format, args.explain, args.payload_only, out, err)
     if args.command == "plan":
         return run_plan(args.config, args.overrides, args.json, args.worst)
     if args.command == "diff":
-        return run_diff(args.left, args.right, args.profile, args.format, out, err)
+        classify = profiles[args.profile] if args.profile else None
+        return run_diff(args.left, args.right, args.profile, classify, args.format, out, err)
     return run_validate(args.paths, out, args.deep, args.overrides)
 
 
 def moved_message(command: str, prog: str) -> str:
-    return (f"{prog}: `{command}` (the seed system's configs -> ours) moved out of the config package: run "
-            f"`python scripts/config_tools/inspect_config.py {command} ...` (same arguments, every command of "
-            f"this tool too) or `python -m src.seed_migration {command} ...`. The migration-aware "
-            "`diff --profile parity` (a seed-format left side) runs there as well.")
+    """Where `migrate`, `parity-report` or `diff --profile parity` went (src.seed_migration)."""
+    return (f"{prog}: `{command}` moved out of the config package with the seed migration (the seed system's "
+            "configs -> ours, and the seed 001 parity allowlist): run "
+            f"`python scripts/config_tools/inspect_config.py {command} ...` (same arguments; it has every command "
+            f"of this tool too) or `python -m src.seed_migration {command} ...`.")
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None, extension: Extension | None = None) -> int:
@@ -141,12 +147,17 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None, extension: 
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    profiles = extension.profiles if extension else {}
+    if args.command == "diff" and args.profile is not None and args.profile not in profiles:
+        print(moved_message(f"diff --profile {args.profile}", parser.prog)
+              + " Without --profile, `diff` here lists every difference.", file=sys.stderr)
+        return EXIT_USAGE
     out = Printer(sys.stdout, args.color)
     err = Printer(sys.stderr, args.color)
     usage_errors = (UsageError, *(extension.usage_errors if extension else ()))
     try:
         handled = extension.dispatch(args, out, err) if extension is not None else None
-        return handled if handled is not None else _dispatch(args, out, err)
+        return handled if handled is not None else _dispatch(args, out, err, profiles)
     except LoadError as exc:
         sys.stdout.flush()
         err.line("\n".join([f"error: cannot load {exc.subject}"] + [f"- {p.render()}" for p in exc.problems]),

@@ -1,21 +1,20 @@
 """The three commands: compute a result, render it (plain or rich), return the exit code.
 
-Exit codes: 0 ok / parity passed; 1 invalid config or forbidden differences; 2 usage errors and
+Exit codes: 0 ok / a profile passed; 1 invalid config or forbidden differences; 2 usage errors and
 configs that cannot be resolved (raised as `LoadError` / `UsageError` and mapped in `cli`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ignored_settings import ignored_warnings
 from ..modes import mode_origin
-from .diffing import Change, canonical_json, diff_trees, render_value
+from .diffing import FUSION_PREFIX, Change, canonical_json, diff_trees, render_value
 from .loading import LoadedConfig, key_fusion_entries, load_config
 from .output import Printer
-from .parity import FUSION_PREFIX, augmentation_disabled, parity_reason
 from .validation import default_paths, exit_code, expand_paths, validate_paths
 
 EXPLAIN_VALUE_WIDTH = 80
@@ -115,11 +114,16 @@ def run_inspect(
 
 # -------------------------------------------------------------------------------------------- diff
 
+Classify = Callable[[str], str | None]  # a differing dotted path -> why it is allowed; None: forbidden
+# `diff --profile NAME`: builds the classifier of one (left, right) pair. The profiles come from an
+# `Extension` of the command line (parity: src.seed_migration); this package defines none.
+Profile = Callable[[LoadedConfig, LoadedConfig], Classify]
+
 
 @dataclass(frozen=True)
 class Difference:
     change: Change
-    reason: str | None = None  # parity category when allowed
+    reason: str | None = None  # why the profile allows it (None: forbidden, or no profile)
 
     @property
     def allowed(self) -> bool:
@@ -167,7 +171,10 @@ def _fusion_tree(loaded: LoadedConfig) -> tuple[dict[str, Any] | None, str | Non
     return key_fusion_entries(loaded.fusion.data), None
 
 
-def compute_diff(left: LoadedConfig, right: LoadedConfig, profile: str | None) -> DiffReport:
+def compute_diff(left: LoadedConfig, right: LoadedConfig, profile: str | None = None,
+                 classify: Profile | None = None) -> DiffReport:
+    """Every difference of the two configs and their fusion selections; with a profile (its name and
+    classifier), each one allowed (with the reason) or forbidden."""
     if left.kind != right.kind:
         raise UsageError(f"cannot diff a {left.kind} config ({left.display}) against a {right.kind} "
                          f"config ({right.display})")
@@ -190,10 +197,8 @@ def compute_diff(left: LoadedConfig, right: LoadedConfig, profile: str | None) -
             c.path == "custom.fusion_config" for c in changes
         ):
             notes.append("custom.fusion_config paths differ, but both resolve to the same fusion selection")
-    aug_off = left.kind == "training" and augmentation_disabled(left.data) and augmentation_disabled(right.data)
-    differences = tuple(
-        Difference(c, parity_reason(c.path, aug_off) if profile == "parity" else None) for c in changes
-    )
+    reason = classify(left, right) if classify is not None else None
+    differences = tuple(Difference(c, reason(c.path) if reason is not None else None) for c in changes)
     return DiffReport(left, right, profile, differences, tuple(notes))
 
 
@@ -269,7 +274,7 @@ def render_diff(report: DiffReport, out: Printer) -> None:
                for name, s in (("left", report.left), ("right", report.right)) if not s.valid]
     if report.profile:
         if report.passed:
-            out.line(f"parity: PASSED ({len(report.allowed)} allowed, 0 forbidden differences)", "ok")
+            out.line(f"{report.profile}: PASSED ({len(report.allowed)} allowed, 0 forbidden differences)", "ok")
         else:
             reasons = []
             if report.forbidden:
@@ -278,14 +283,15 @@ def render_diff(report: DiffReport, out: Printer) -> None:
                 reasons.append(f"{len(report.forbidden)} forbidden difference"
                                f"{'' if len(report.forbidden) == 1 else 's'}: {names}{more}")
             reasons += invalid
-            out.line("parity: FAILED (" + "; ".join(reasons) + ")", "bad")
+            out.line(f"{report.profile}: FAILED (" + "; ".join(reasons) + ")", "bad")
     else:
         n = len(report.differences)
         out.line(f"{n} difference{'' if n == 1 else 's'}" + (f"; {'; '.join(invalid)}" if invalid else ""))
 
 
-def run_diff(left: str, right: str, profile: str | None, fmt: str, out: Printer, err: Printer) -> int:
-    report = compute_diff(load_config(left), load_config(right), profile)
+def run_diff(left: str, right: str, profile: str | None, classify: Profile | None, fmt: str, out: Printer,
+             err: Printer) -> int:
+    report = compute_diff(load_config(left), load_config(right), profile, classify)
     if fmt == "json":
         out.block(canonical_json(report_json(report)), "json")
         return report.exit_code

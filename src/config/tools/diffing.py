@@ -30,6 +30,7 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
+FUSION_PREFIX = "fusion:"  # before the paths of the fusion selections' changes (`fusion:targets[a].ratio`)
 
 
 class Keyed(dict):

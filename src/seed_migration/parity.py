@@ -6,14 +6,21 @@ false on both sides - anything under `custom.augmentation*` / `custom.augmentati
 (the training entry point ignores augmentation ops and curriculum when augmentation is off).
 Everything else is forbidden, including any difference in the resolved fusion selection
 (`custom.fusion_config` or the datasets it resolves to).
+
+`parity_profile` is what `diff --profile parity` runs (a `Profile` of the config tools, added
+through this package's `Extension`); `migration_parity` judges a migrated preset with `parity_reason`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from ..schema_custom import AugmentationConfig
+from src.config.schema_custom import AugmentationConfig
+from src.config.tools.commands import Classify
+from src.config.tools.diffing import FUSION_PREFIX
+from src.config.tools.loading import LoadedConfig
 
 RUN_IDENTITY = "run identity"
 TELEMETRY = "telemetry"
@@ -42,7 +49,6 @@ PARITY_ALLOWLIST: dict[str, str] = {
     "custom.detection_eval": SCHEDULING,  # greedy generation between steps: no RNG, no weight change
 }
 AUGMENTATION_KEYS: tuple[str, ...] = ("custom.augmentation", "custom.augmentation_curriculum")
-FUSION_PREFIX = "fusion:"
 
 
 def _under(path: str, key: str) -> bool:
@@ -68,3 +74,9 @@ def parity_reason(path: str, augmentation_off_both: bool) -> str | None:
     if augmentation_off_both and any(_under(path, key) for key in AUGMENTATION_KEYS):
         return AUGMENTATION_OFF
     return None
+
+
+def parity_profile(left: LoadedConfig, right: LoadedConfig) -> Classify:
+    """The parity classifier of one pair of configs (augmentation is judged off only for training configs)."""
+    off_both = left.kind == "training" and augmentation_disabled(left.data) and augmentation_disabled(right.data)
+    return partial(parity_reason, augmentation_off_both=off_both)
