@@ -27,7 +27,7 @@ def lora_run(tmp_path_factory, repo_root, warm_model_dir, easy_rl_data_dir):
                       f"    train_jsonl: {records}\n    val_jsonl: {records}\n"
                       "    ratio: 1.0\n    mode: dense\n    augmentation: false\nsources: []\n")
     out = root / "run"
-    overrides = [f"model.model={warm_model_dir}", "custom.template_fingerprint=581830be663a",
+    overrides = [f"model.model={warm_model_dir}", "custom.template_fingerprint=6ad36631aae4",
                  f"custom.fusion_config={fusion}", f"training.output_dir={out}", f"training.logging_dir={out}/tb",
                  f"training.max_steps={STEPS}", f"training.save_steps={STEPS}", "training.eval_strategy='no'",
                  "tuner.tuner_type=lora", "tuner.use_dora=true", "tuner.lora_rank=16", "tuner.lora_alpha=32",
