@@ -33,7 +33,8 @@ def test_warm_model_predictions_reproduce_bbox_map_under_cocoeval(tmp_path, warm
                       f"val_jsonl: {converted}, ratio: 1.0, mode: dense}}\nsources: []\n")
     out = tmp_path / "eval"
     assert eval_main(["--config", "configs/smoke/sft_easy_tiny.yaml", "--checkpoint", str(warm_model_dir), "--coco",
-                      "--overlays", "0", "--out", str(out), f"custom.fusion_config={fusion}"]) == 0
+                      "--overlays", "0", "--out", str(out), f"custom.fusion_config={fusion}",
+                      "model.model=artifacts/tiny-qwen3-vl-pos"]) == 0  # the warm model's template (its base)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["confidence"] == "mean_token_logprob" and metrics["bbox/map"] > 0.2
     stats = coco_eval(json.loads((tmp_path / "gt.json").read_text()),
