@@ -3,13 +3,14 @@
     python benchmarks/bench_grpo_warm.py [--quick] [--steps 32] [--seeds 3] [--set KEY=VALUE ...] [--results PATH|none]
 
 Runs the GRPO smoke preset (``configs/smoke/grpo_dense_tiny.yaml``: the warm plain-JSON checkpoint from
-``make artifacts-warm``, its 16 easy records, the four dense rewards, 4 completions per prompt at
+``make artifacts-warm``, 16 easy records it never saw, the four dense rewards, 4 completions per prompt at
 temperature 1) for ``--steps`` optimizer steps and reads, per step, the mean of each dense reward over
 that step's completions from ``logging.jsonl``. One prompt per step makes a step's mean noisy, so the
 script reports the mean of the first and of the last quarter of the steps and a least-squares slope,
 draws the per-step curve with a moving average to ``benchmarks/grpo_warm_curve.png``, and, the steadier
 figure, evaluates greedy generation with ``src.eval`` before (the warm checkpoint) and after the GRPO
-steps, on the 16 records GRPO trained on and on the split's 8 held-out val records it never saw. The GRPO
+steps, on the 16 records GRPO trained on, on the split's 8 held-out val records GRPO never saw, and on
+the 64 val records of the warm checkpoint's own split (``synthetic_easy_warm``, never seen by either). The GRPO
 run is repeated for ``--seeds`` seeds (``training.seed`` / ``data.data_seed``); the report gives each
 seed's before -> after and the mean change with its min..max over seeds. Whether localisation improves
 is the question it answers; no target.
@@ -29,6 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
 PRESET = "configs/smoke/grpo_dense_tiny.yaml"
+# (split, extra overrides, label): where greedy detections are scored before and after GRPO
+EVALS = (("train", (), "the 16 GRPO records"), ("val", (), "the 8 held-out val records"),
+         ("val", ("custom.fusion_config=configs/fusion/variants/synthetic_easy_warm.yaml",),
+          "the 64 held-out val records of the warm split"))
 REWARDS = ("dense_loc_fbeta", "dense_cat_f1", "dense_parse", "dense_format")
 
 
@@ -53,8 +58,8 @@ def per_step(run_dir: Path) -> list[dict[str, float]]:
 
 
 def greedy_scores(checkpoint: Path, out_dir: Path, extra: list[str], split: str = "train") -> dict[str, float]:
-    """Greedy ``src.eval`` metrics of ``checkpoint`` on the preset's records of ``split`` (train: the 16
-    GRPO trains on; val: the 8 held-out ones)."""
+    """Greedy ``src.eval`` metrics of ``checkpoint`` on the records of ``split`` (the preset's split: train,
+    the 16 GRPO trains on; val, the 8 held-out ones; or the split ``extra`` names)."""
     from src.config import load_training_config
     from src.eval import evaluate
 
@@ -144,19 +149,19 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"seed {seed} {name}: first {quarter} steps {first:.3f} -> last {quarter} steps {last:.3f} "
                          f"(slope {slope([row['step'] for row in c], values):+.4f} per step)")
     summary = [C.Figure("reward slope per step, seed 0", round(slope([r["step"] for r in curve], [r["reward"] for r in curve]), 5))]
-    for split in ("train", "val"):
-        before = greedy_scores(warm, out / f"eval_warm_{split}", args.set, split)
-        afters = [greedy_scores(out / f"seed{seed}" / f"checkpoint-{args.steps}", out / f"seed{seed}" / f"eval_{split}",
-                                args.set, split) for seed in seeds]
-        lines += change_lines({"train": "the 16 GRPO records", "val": "the 8 held-out val records"}[split], before, afters)
-        change = sum(a["f1@0.5"] - before["f1@0.5"] for a in afters) / len(afters)
-        summary.append(C.Figure(f"f1@0.5 change, {'GRPO' if split == 'train' else 'held-out'} records (mean over seeds)",
-                                round(change, 4)))
+    for i, (split, extra, label) in enumerate(EVALS):
+        before = greedy_scores(warm, out / f"eval_warm_{i}", [*args.set, *extra], split)
+        afters = [greedy_scores(out / f"seed{seed}" / f"checkpoint-{args.steps}", out / f"seed{seed}" / f"eval_{i}",
+                                [*args.set, *extra], split) for seed in seeds]
+        lines += change_lines(label, before, afters)
+        for metric in ("f1@0.5", "mAP"):
+            change = sum(a[metric] - before[metric] for a in afters) / len(afters)
+            summary.append(C.Figure(f"{metric} change, {label} (mean over seeds)", round(change, 4)))
     png = C.REPO_ROOT / args.png
     if not args.quick:
         plot(curve, png)
         lines.append(f"curve (seed 0): {png.relative_to(C.REPO_ROOT)}")
-    for line in lines[-(2 * len(seeds) + 3):]:
+    for line in lines[-(len(EVALS) * (len(seeds) + 1) + 1):]:
         print(line)
     C.append_results("GRPO from the warm checkpoint: dense rewards per step (bench_grpo_warm)", lines,
                      path=C.results_path_from_args(args.results, args.quick), summary=summary)  # None: nothing

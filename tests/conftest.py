@@ -38,7 +38,7 @@ def synthetic_data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def easy_rl_data_dir() -> Path:
-    """The 16 easy records the warm checkpoints were trained on (the RL and GKD smokes' data)."""
+    """The 16 + 8 easy records the RL and GKD smokes train on (the warm checkpoints never saw them)."""
     from src.models.warm_checkpoint import build_records
 
     return build_records()

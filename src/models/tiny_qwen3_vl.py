@@ -14,7 +14,8 @@ follow the specials.
 The same arguments give byte-identical weight files; the output is cached by a fingerprint of
 the arguments and the builder version.
 
-CLI: `python -m src.models.tiny_qwen3_vl --out artifacts/tiny-qwen3-vl [--coord-tokens] [--seed N]`
+CLI: `python -m src.models.tiny_qwen3_vl --out artifacts/tiny-qwen3-vl [--coord-tokens] [--seed N]`, or
+`python -m src.models.tiny_qwen3_vl --variant pos` (a named variant of `TINY_VARIANTS`, in its directory)
 """
 
 from __future__ import annotations
@@ -145,6 +146,10 @@ TINY_VARIANTS: dict[str, tuple[str, TinySpec]] = {
     # docs/learning.md: an absolute position code as large as the patch embedding, and 8-px patches
     # (64 image tokens per 128-px image, 3-9 per object side instead of 1-2). Used by the learning benchmark.
     "pos": ("artifacts/tiny-qwen3-vl-pos", TinySpec(pos_code="sincos", patch_size=8)),
+    # The bases of the warm checkpoints (src/models/warm_checkpoint.py): `pos` with <|coord_k|> tokens
+    # (stage2_ab), and another seed of `pos` as the GKD teacher (same processor: it reads the student's inputs).
+    "pos-coord": ("artifacts/tiny-qwen3-vl-pos-coord", TinySpec(coord_tokens=True, pos_code="sincos", patch_size=8)),
+    "pos-teacher": ("artifacts/tiny-qwen3-vl-pos-teacher", TinySpec(seed=1, pos_code="sincos", patch_size=8)),
 }
 
 
@@ -305,12 +310,22 @@ def build_tiny_model(out: str | os.PathLike, spec: TinySpec | None = None, force
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="output model directory")
+    parser.add_argument("--variant", choices=sorted(TINY_VARIANTS), default=None,
+                        help="a named variant: its directory and spec (the other flags must stay unset)")
+    parser.add_argument("--out", default=None, help="output model directory (required without --variant)")
     parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
     parser.add_argument("--coord-tokens", action="store_true", help="add <|coord_0|>..<|coord_999|>")
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.variant is not None:
+        if args.seed != 0 or args.coord_tokens:
+            parser.error("--variant fixes the spec: drop --seed/--coord-tokens")  # exits 2
+        directory, spec = TINY_VARIANTS[args.variant]
+        build_tiny_model(args.out or Path(__file__).resolve().parents[2] / directory, spec, force=args.force)
+        return 0
+    if args.out is None:
+        parser.error("--out is required without --variant")  # exits 2
     build_tiny_model(args.out, TinySpec(seed=args.seed, coord_tokens=args.coord_tokens), force=args.force)
     return 0
 

@@ -2,24 +2,27 @@
 
 A random-weight model never writes parseable JSON, so GRPO's dense rewards, stage2_ab's Channel-B
 matching and GKD's student/teacher contrast would never see real model output. The warm
-checkpoints are what those smokes start from: the tiny model trained by our own launcher
+checkpoints are what those smokes start from: a tiny model trained by our own launcher
 (``python -m src.sft``) with the learning-check recipe (``configs/smoke/sft_easy_tiny.yaml``: LLM lr
-3e-3, vision tower and aligner 3e-4) for :data:`WARM_STEPS` steps on the 16 training records of the
-small easy split (``artifacts/data/synthetic_easy_rl``). On those records it answers mostly right
-(parse rate ~0.75, F1@0.5 ~0.8), with misses and malformed answers left over: what RL needs
-(rewards that differ between completions) and what Channel B needs (matches, false positives
-and misses on real rollouts). It has memorised its records, it does not generalise: docs/learning.md.
+3e-3, vision tower and aligner 3e-4, batch 8) for :data:`WARM_STEPS` steps on the 4,096 training
+records of ``artifacts/data/synthetic_easy_warm`` (one or two large shapes per image), starting from
+the ``pos`` tiny variants (2D sin-cos position code, 8-px patches: what lets the stand-in localise,
+docs/learning.md). They detect in images they never saw: after training, the build evaluates greedy
+generation on the split's 64 val records with ``python -m src.eval`` and records the figures in the
+marker (``heldout``). The smokes train on other records (``artifacts/data/synthetic_easy_rl``, which
+the warm models never saw): RL acts on a detector, not on a lookup table of its training records.
 
-Two variants (:data:`VARIANTS`): ``plain`` (JSON with norm1000 numbers, from ``tiny-qwen3-vl``; GRPO
-and GKD) and ``coord`` (``<|coord_k|>`` tokens, from ``tiny-qwen3-vl-coord``; stage2_ab).
+Two variants (:data:`VARIANTS`): ``plain`` (JSON with norm1000 numbers, from ``tiny-qwen3-vl-pos``; GRPO
+and GKD) and ``coord`` (``<|coord_k|>`` tokens, from ``tiny-qwen3-vl-pos-coord``; stage2_ab).
 
 Cached by a fingerprint of what determines the weights: the resolved training config, the base
 model's fingerprint, the training records and images, the pinned torch / transformers / ms-swift /
 trl / peft versions and :data:`RECIPE_VERSION`, which a change to the training path's code that should
 change the weights bumps (hashing the source instead would rebuild on every edit of src/; the loss-parity
 benchmark against plain ms-swift is what notices a training-path change). A second build with the
-same inputs is a no-op. Trained on the CPU with one thread and fixed seeds: deterministic on one machine; CPUs with
-another instruction set may differ in the last bits.
+same inputs is a no-op. Trained on the CPU with one thread and fixed seeds: the weights are the same on
+every run on one machine; CPUs with another instruction set may differ in the last bits, and so may the
+recorded held-out figures.
 
 CLI: ``python -m src.models.warm_checkpoint --variant plain|coord [--out DIR] [--force]``
 """
@@ -45,15 +48,18 @@ logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPE = "configs/smoke/sft_easy_tiny.yaml"
-FUSION = "configs/fusion/variants/synthetic_easy_rl.yaml"
-DATA_DIR = "artifacts/data/synthetic_easy_rl"
-WARM_STEPS = 200
+FUSION = "configs/fusion/variants/synthetic_easy_warm.yaml"
+DATA_DIR = "artifacts/data/synthetic_easy_warm"
+# The records the GRPO, GKD and stage2_ab smokes train on (16 train + 8 val; the warm models never saw them).
+SMOKE_DATA_DIR = "artifacts/data/synthetic_easy_rl"
+WARM_STEPS = 600
+HELDOUT_SPLIT = "val"  # of DATA_DIR: 64 records the training never drew
 MARKER = "warm_checkpoint.json"
 # What a model directory needs; the trainer's optimizer / scheduler / rng states and ms-swift's
 # args.json (which would make ms-swift reload this run's arguments) stay behind.
 MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "processor_config.json",
                "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: the pos variants on the 4,096-record easy split, 600 steps (issue #27)
 # One CPU thread: float sums (and so the weights) depend on the thread count; with one the result is
 # the same on every machine with the same instruction set, and two variants build at once on 2 cores.
 # The environment also carries glibc malloc tunables that keep the step's vocabulary-sized buffers
@@ -64,24 +70,30 @@ PINNED = ("torch", "transformers", "ms-swift", "trl", "peft")
 
 @dataclass(frozen=True)
 class Variant:
-    base: str  # the random-weight tiny model it starts from
-    coord_tokens: bool  # the base has <|coord_k|> tokens and the answers use them
+    tiny_variant: str  # the random-weight tiny model it starts from: a key of tiny_qwen3_vl.TINY_VARIANTS
     out: str
     overrides: tuple[str, ...]
 
+    @property
+    def base(self) -> str:
+        from src.models.tiny_qwen3_vl import TINY_VARIANTS
+
+        return TINY_VARIANTS[self.tiny_variant][0]
+
 
 VARIANTS: dict[str, Variant] = {
-    "plain": Variant("artifacts/tiny-qwen3-vl", False, "artifacts/tiny-qwen3-vl-warm", ()),
-    "coord": Variant("artifacts/tiny-qwen3-vl-coord", True, "artifacts/tiny-qwen3-vl-coord-warm",
-                     ("model.model=artifacts/tiny-qwen3-vl-coord", "custom.coord_format=coord_tokens")),
+    "plain": Variant("pos", "artifacts/tiny-qwen3-vl-warm", ()),
+    "coord": Variant("pos-coord", "artifacts/tiny-qwen3-vl-coord-warm", ("custom.coord_format=coord_tokens",)),
 }
 
 
 def training_overrides(variant: Variant, output_dir: Path) -> list[str]:
-    """The recipe's overrides for one variant (the output directory is not part of the fingerprint)."""
-    return [f"custom.fusion_config={FUSION}", f"training.max_steps={WARM_STEPS}", "training.eval_strategy='no'",
-            f"training.save_steps={WARM_STEPS}", "training.save_total_limit=1", "training.report_to=[none]",
-            *variant.overrides, f"training.output_dir={output_dir}", f"training.logging_dir={output_dir}/tb"]
+    """The recipe's overrides for one variant (the output directory is not part of the fingerprint). The
+    recipe's ``template_fingerprint: recorded`` checks the base's entry in src/audit/template_fingerprints.json."""
+    return [f"model.model={variant.base}", f"custom.fusion_config={FUSION}", f"training.max_steps={WARM_STEPS}",
+            "training.eval_strategy='no'", f"training.save_steps={WARM_STEPS}", "training.save_total_limit=1",
+            "training.report_to=[none]", *variant.overrides, f"training.output_dir={output_dir}",
+            f"training.logging_dir={output_dir}/tb"]
 
 
 def _hash_tree(h: hashlib._Hash, root: Path) -> None:
@@ -111,23 +123,50 @@ def is_current(out: Path, fp: str) -> bool:
 
 
 def build_records() -> Path:
-    """The 16 + 8 easy records of :data:`DATA_DIR` (cached; the smokes train on the same 16)."""
+    """The 16 + 8 easy records of :data:`SMOKE_DATA_DIR` the smokes train on (cached; not the warm models' data)."""
     from src.datasets.synthetic import SyntheticSpec, generate_dataset
 
-    return generate_dataset(REPO_ROOT / DATA_DIR, SyntheticSpec(seed=3, n_train=16, n_val=8, easy=True))
+    return generate_dataset(REPO_ROOT / SMOKE_DATA_DIR, SyntheticSpec(seed=3, n_train=16, n_val=8, easy=True))
+
+
+def build_training_records() -> Path:
+    """The 4,096 + 64 easy records of :data:`DATA_DIR` the warm models train and are evaluated on (cached)."""
+    from src.datasets.synthetic import SyntheticSpec, generate_dataset
+
+    return generate_dataset(REPO_ROOT / DATA_DIR, SyntheticSpec(seed=1, n_train=4096, n_val=64, easy=True))
 
 
 def _ensure_inputs(variant: Variant) -> None:
-    from src.models.tiny_qwen3_vl import TinySpec, build_tiny_model
+    from src.models.tiny_qwen3_vl import TINY_VARIANTS, build_tiny_model
 
-    build_tiny_model(REPO_ROOT / variant.base, TinySpec(coord_tokens=variant.coord_tokens))
-    build_records()
+    directory, spec = TINY_VARIANTS[variant.tiny_variant]
+    build_tiny_model(REPO_ROOT / directory, spec)
+    build_training_records()
 
 
 def _final_loss(run_dir: Path) -> float | None:
     losses = [json.loads(line).get("loss") for line in (run_dir / "logging.jsonl").read_text().splitlines()]
     losses = [v for v in losses if isinstance(v, (int, float))]
     return losses[-1] if losses else None
+
+
+HELDOUT_KEYS = ("n_images", "parse/parse_rate", "match/f1@0.50", "match/f1@0.50:0.95", "bbox/map")
+
+
+def evaluate_heldout(variant: Variant, model_dir: Path, out: Path, env: dict[str, str]) -> dict[str, object]:
+    """Greedy detections of ``model_dir`` on the :data:`HELDOUT_SPLIT` records of :data:`DATA_DIR`
+    (``python -m src.eval``): the figures the marker records."""
+    overrides = [f"model.model={variant.base}", f"custom.fusion_config={FUSION}", *variant.overrides]
+    cmd = [sys.executable, "-m", "src.eval", "--config", RECIPE, "--checkpoint", str(model_dir), "--split",
+           HELDOUT_SPLIT, "--overlays", "0", "--out", str(out), *overrides]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"warm checkpoint: the held-out evaluation failed (exit {proc.returncode}):\n"
+                           f"{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"split": f"{DATA_DIR}/{HELDOUT_SPLIT}.jsonl", **{k: metrics[k] for k in HELDOUT_KEYS},
+            "command": " ".join(["python -m src.eval --config", RECIPE, "--checkpoint", variant.out, "--split",
+                                 HELDOUT_SPLIT, *overrides])}
 
 
 def build_warm_checkpoint(name: str, out: str | os.PathLike | None = None, force: bool = False) -> Path:
@@ -154,9 +193,13 @@ def build_warm_checkpoint(name: str, out: str | os.PathLike | None = None, force
         staged.mkdir()
         for fname in MODEL_FILES:
             shutil.copy2(run_dir / f"checkpoint-{WARM_STEPS}" / fname, staged / fname)
+        heldout = evaluate_heldout(variant, staged, work / "eval", env)
+        logger.info("warm checkpoint %s on %d held-out records: F1@0.5 %.3f, mAP %.3f", name, heldout["n_images"],
+                    heldout["match/f1@0.50"], heldout["bbox/map"])
         (staged / MARKER).write_text(json.dumps({
             "fingerprint": fp, "variant": name, "base": variant.base, "recipe": RECIPE, "fusion": FUSION,
-            "steps": WARM_STEPS, "final_train_loss": _final_loss(run_dir), "command": cmd[1:]}, indent=2) + "\n")
+            "steps": WARM_STEPS, "final_train_loss": _final_loss(run_dir), "heldout": heldout,
+            "command": cmd[1:]}, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)
         staged.rename(out)  # atomic: a reader never sees half a model directory

@@ -1,8 +1,8 @@
 """A LoRA (DoRA) SFT smoke, as every real preset trains: the launcher fine-tunes an adapter on top of the warm
 tiny checkpoint, saves only the adapter, and `python -m src.eval RUN_DIR` evaluates it on its base.
 
-The 8 records are the easy split's val records, which the warm checkpoint never saw (it scores F1 0 on
-them): what the adapter learns shows up in the loss and in the detections."""
+The 8 records are the smokes' easy val records, which the warm checkpoint never saw (a detector, it scores
+F1@0.5 0.73 and mAP 0.10 on them): what the adapter learns shows up in the loss and in the detections."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow  # 30 steps and one evaluation: about 2-3 minutes on 2 cores
+pytestmark = pytest.mark.slow  # 40 steps and one evaluation: about 1-2 minutes on 2 cores
 
-STEPS = 30
-LOSS_FACTOR = 5  # last logged loss <= first / LOSS_FACTOR (measured: 2.08 -> 0.08)
+# 40, not 30, since the warm base detects (issue #27): it starts at 0.65 on these records, not 2.08, and
+# 30 steps reached 0.150 (4.3x); the bar below is unchanged (measured at 40 steps: 0.645 -> 0.090).
+STEPS = 40
+LOSS_FACTOR = 5  # last logged loss <= first / LOSS_FACTOR
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def lora_run(tmp_path_factory, repo_root, warm_model_dir, easy_rl_data_dir):
                       f"    train_jsonl: {records}\n    val_jsonl: {records}\n"
                       "    ratio: 1.0\n    mode: dense\n    augmentation: false\nsources: []\n")
     out = root / "run"
-    overrides = [f"model.model={warm_model_dir}", "custom.template_fingerprint=581830be663a",
+    overrides = [f"model.model={warm_model_dir}", "custom.template_fingerprint=6ad36631aae4",
                  f"custom.fusion_config={fusion}", f"training.output_dir={out}", f"training.logging_dir={out}/tb",
                  f"training.max_steps={STEPS}", f"training.save_steps={STEPS}", "training.eval_strategy='no'",
                  "tuner.tuner_type=lora", "tuner.use_dora=true", "tuner.lora_rank=16", "tuner.lora_alpha=32",
@@ -55,5 +57,6 @@ def test_src_eval_evaluates_the_adapter_on_its_base(lora_run, repo_root):
     out = lora_run / "eval" / f"checkpoint-{STEPS}" / "val"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_images"] == 8 and metrics["parse/parse_rate"] >= 0.75
-    assert metrics["match/f1@0.50"] >= 0.3  # measured 0.6; the warm base alone: 0 on these records
+    assert metrics["match/f1@0.50"] >= 0.3  # measured 1.0; the warm base alone: 0.73 on these records
+    assert metrics["bbox/map"] >= 0.5  # measured 1.0; the warm base alone: 0.10: the adapter tightened the boxes
     assert (out / "overlays").is_dir() and any((out / "overlays").iterdir())

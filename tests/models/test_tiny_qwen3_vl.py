@@ -107,3 +107,18 @@ def test_model_runs_a_forward_pass_with_an_image(tiny_model_dir, processor, synt
     with torch.no_grad():
         logits = model(**inputs).logits
     assert logits.shape[:2] == inputs["input_ids"].shape and torch.isfinite(logits).all()
+
+
+def test_cli_builds_a_named_variant_and_refuses_spec_flags_next_to_it(tmp_path, capsys):
+    from src.models.tiny_qwen3_vl import TINY_VARIANTS, main
+
+    assert main(["--variant", "pos-teacher", "--out", str(tmp_path / "teacher")]) == 0
+    built = json.loads((tmp_path / "teacher" / "tiny_spec.json").read_text())
+    assert built["fingerprint"] == TINY_VARIANTS["pos-teacher"][1].fingerprint()
+    assert (built["seed"], built["patch_size"], built["pos_code"]) == (1, 8, "sincos")
+    for argv in (["--variant", "pos", "--seed", "2"], []):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--variant fixes the spec: drop --seed/--coord-tokens" in err and "--out is required without --variant" in err

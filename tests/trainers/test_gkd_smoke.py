@@ -16,9 +16,10 @@ SFT_ALPHA = 0.3  # configs/smoke/gkd_tiny.yaml
 
 @pytest.fixture(scope="module")
 def tiny_teacher_dir(repo_root):
-    from src.models.tiny_qwen3_vl import TinySpec, build_tiny_model
+    from src.models.tiny_qwen3_vl import TINY_VARIANTS, build_tiny_model
 
-    return build_tiny_model(repo_root / "artifacts" / "tiny-qwen3-vl-teacher", TinySpec(seed=1))
+    directory, spec = TINY_VARIANTS["pos-teacher"]
+    return build_tiny_model(repo_root / directory, spec)
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,10 @@ def test_dense_rewards_score_real_output_and_differ_between_completions_of_one_p
     every = {name: [v for c in by_step.values() for v in c[name]] for name in DENSE_REWARDS}
     # many completions parse completely (8 of 16 measured at temperature 1; a random model: none)
     assert sum(v == 1.0 for v in every["dense_parse"]) >= len(every["dense_parse"]) // 4
-    assert max(every["dense_loc_fbeta"]) > 0.5 and max(every["dense_cat_f1"]) > 0.5  # some find the objects
+    # some find the objects: dense_loc_fbeta averages F over IoU 0.5:0.95, and the warm detector's boxes on these
+    # unseen records are loose (best completion 0.40 measured); a model that ignores the image scores 0.02-0.05
+    # (the image-shuffled control in docs/learning.md)
+    assert max(every["dense_loc_fbeta"]) > 0.3 and max(every["dense_cat_f1"]) > 0.5
     assert sum(r["rewards/dense_loc_fbeta/mean"] for r in steps) > 0
     # ...and completions of one prompt score differently on a dense reward, which is what makes advantages
     assert any(len({round(v, 6) for v in c[name]}) > 1 for c in by_step.values()

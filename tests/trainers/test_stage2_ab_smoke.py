@@ -87,7 +87,9 @@ def test_smoke_runs_both_channels_and_logs_their_losses_and_metrics(smoke):
     steps, train_seconds, _ = smoke
     _check_channels(steps, ranks=1)
     assert train_seconds < 100  # about 15 s on 2 idle CPU cores (model loading comes on top)
-    _check_real_rollouts(steps[1::2], ranks=1)
+    # The warm detector is right on all 4 images this one-rank run rolls out (precision 1.0 on unseen records,
+    # measured), so it has no false positive to mask; the two-rank run's other images have some (fp 1 and 2).
+    _check_real_rollouts(steps[1::2], ranks=1, false_positives=False)
 
 
 def test_rollout_health_reaches_tensorboard_on_channel_b_steps(smoke):
@@ -102,7 +104,7 @@ def test_rollout_health_reaches_tensorboard_on_channel_b_steps(smoke):
         [r["rollout/mean_length"] for r in steps[1::2]])
 
 
-def _check_real_rollouts(b_steps: list[dict], ranks: int) -> None:
+def _check_real_rollouts(b_steps: list[dict], ranks: int, false_positives: bool = True) -> None:
     """Channel B on the warm model's own rollouts: they parse, Hungarian matching pairs them with the ground
     truth, and what is left over is handled: unmatched predictions stay FP-neutral, missed objects are injected."""
     for row in b_steps:
@@ -110,7 +112,8 @@ def _check_real_rollouts(b_steps: list[dict], ranks: int) -> None:
         assert row["stage2_ab/channel_b/strict_drop/N_valid_pred"] > 0
         assert row["stage2_ab/channel_b/invalid_rollout"] < BATCH * ranks
         assert row["stage2_ab/channel_b/match/matched"] > 0
-    assert sum(row["stage2_ab/channel_b/match/fp"] for row in b_steps) > 0  # FP-neutral acted
+    if false_positives:  # the rollouts held a prediction no ground-truth object matched: FP-neutral acted on it
+        assert sum(row["stage2_ab/channel_b/match/fp"] for row in b_steps) > 0
     assert sum(row["stage2_ab/channel_b/match/fn"] for row in b_steps) > 0  # FN injection acted
 
 
