@@ -75,5 +75,5 @@ def test_desc_parts_score_colour_and_shape_apart_and_count_each_confusion(tmp_pa
     assert pairs == {("red ellipse", "red rectangle"): 2, ("blue triangle", "blue triangle"): 1,
                      ("green rectangle", "(none)"): 1}
     assert bench.confusion_lines("real", 600, pairs) == [
-        "real step 600 desc (true -> predicted): red ellipse -> red rectangle x2, "
-        "blue triangle -> blue triangle x1, green rectangle -> (none) x1"]
+        ("real step 600 desc (true -> predicted): red ellipse -> red rectangle x2, "
+         "blue triangle -> blue triangle x1, green rectangle -> (none) x1")]
