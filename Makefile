@@ -65,8 +65,8 @@ bench: artifacts artifacts-warm
 
 # Does the launcher teach the tiny model to see? Real run vs image-shuffled control, curves + PNG
 # (docs/learning.md). By default the tiny `pos` variant on the one-object split (4,096 train / 64 val),
-# 400 steps per run; the recorded run used LEARN_ARGS="--steps 900 --eval-every 300" (about 8 minutes per
-# run on one thread). Figures go to RESULTS.md.
+# 1,200 steps per run with a warm-up and cosine decay of the rates (recorded with LEARN_ARGS="--threads 1":
+# about 16 minutes of training and 4 of evaluation per run on the shared 2-core machine). Figures go to RESULTS.md.
 learn: artifacts
 	$(PY) benchmarks/bench_learning.py $(LEARN_ARGS)
 

@@ -29,7 +29,7 @@ import results_table
 BENCH_DIR = Path(__file__).resolve().parent
 TAIL_LINES = 40
 # Within `make bench`'s budget the learning benchmark runs a shorter curve; `make learn` runs its full budget.
-BENCH_ARGS = {"bench_learning": ["--steps", "160", "--eval-every", "40"], "bench_grpo_warm": ["--steps", "16"]}
+BENCH_ARGS = {"bench_learning": ["--steps", "160", "--eval-every", "80"], "bench_grpo_warm": ["--steps", "16"]}
 
 
 def discover(only: list[str] | None = None) -> list[Path]:

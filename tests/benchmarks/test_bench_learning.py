@@ -58,3 +58,22 @@ def test_token_type_losses_weight_each_step_by_its_token_count():
               {"loss/token_type/coord": 4.0, "tokens/token_type/coord": 10}]  # a step without desc tokens
     assert bench.token_type_losses(window) == {"train_desc_loss": 1.0, "train_coord_loss": 2.5}
     assert bench.token_type_losses([]) == {"train_desc_loss": None, "train_coord_loss": None}
+
+
+def test_desc_parts_score_colour_and_shape_apart_and_count_each_confusion(tmp_path):
+    val = tmp_path / "val.jsonl"
+    val.write_text("\n".join(json.dumps({"objects": [{"desc": d}]}) for d in (
+        "red ellipse", "red ellipse", "blue triangle", "green rectangle")) + "\n")
+    preds = tmp_path / "predictions.jsonl"
+    preds.write_text("\n".join(json.dumps(p) for p in (
+        {"index": 0, "objects": [{"desc": "red rectangle"}]},   # colour right, shape wrong
+        {"index": 1, "objects": [{"desc": "red rectangle"}]},
+        {"index": 2, "objects": [{"desc": "blue triangle"}]},   # both right
+        {"index": 3, "objects": []})) + "\n")                   # nothing predicted: both wrong
+    parts, pairs = bench.desc_parts(preds, val)
+    assert parts == {"colour_acc": 3 / 4, "shape_acc": 1 / 4}
+    assert pairs == {("red ellipse", "red rectangle"): 2, ("blue triangle", "blue triangle"): 1,
+                     ("green rectangle", "(none)"): 1}
+    assert bench.confusion_lines("real", 600, pairs) == [
+        ("real step 600 desc (true -> predicted): red ellipse -> red rectangle x2, "
+         "blue triangle -> blue triangle x1, green rectangle -> (none) x1")]

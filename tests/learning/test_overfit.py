@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 import pytest
-from conditioning import image_swap_losses
+from support.conditioning import image_swap_losses
 
 pytestmark = pytest.mark.slow  # a 120-step run and two model loads: minutes on 2 cores
 
