@@ -34,13 +34,13 @@ def test_error_in_grpo_names_file_line_and_the_completion_budget(tmp_path):
         plan_preflight(_cfg(GRPO, tmp_path, *GRPO_TIGHT))
     text = str(info.value)
     assert "records are longer than the run's token budget" in text
-    assert "synthetic_easy_rl/train.jsonl:1: prompt 66 (limit 974), completion 71 (limit 50), 2 objects, 1 fit" in text
+    assert "synthetic_easy_rl/train.jsonl:1: prompt 114 (limit 974), completion 71 (limit 50), 2 objects, 1 fit" in text
     assert "Raise rlhf.max_completion_length to 72 (every target and its turn end)" in text
     assert "custom.overlong: drop" in text and "fit_objects" in text
 
 
 def test_error_in_stage2_names_the_rollout_budget(tmp_path):
-    with pytest.raises(OverlongError, match=r"train\.jsonl:1: 122 tokens \(limit 1024\), completion 56 \(limit 40\)"):
+    with pytest.raises(OverlongError, match=r"train\.jsonl:1: 170 tokens \(limit 1024\), completion 56 \(limit 40\)"):
         plan_preflight(_cfg(STAGE2, tmp_path, *STAGE2_TIGHT))
 
 
