@@ -51,7 +51,7 @@ SURFACES: tuple[Surface, ...] = (
         Method("log", ("self", "logs"), "TelemetryMixin.log adds the reduced sums, then super().log(logs, ...)"),
         Method("training_step", ("self", "model", "inputs", "num_items_in_batch"),
                "ms-swift and the stage2_ab trainer drive steps through it"),
-        Method("add_callback", ("self", "callback"), "LauncherSft.train installs our callbacks"),
+        Method("add_callback", ("self", "callback"), "LauncherPipeline.train installs our callbacks"),
         Method("create_optimizer", ("self",), "vit_lr / aligner_lr parameter groups (ms-swift override)"),
         Method("get_decay_parameter_names", ("self", "model"), "weight-decay split of the optimizer groups"),
         Method("_save_checkpoint", ("self", "model", "trial"),
@@ -85,7 +85,7 @@ SURFACES: tuple[Surface, ...] = (
         Method("on_save", ("self", "args", "state", "control")),
         Method("on_train_end", ("self", "args", "state", "control")),
     ), why="FusionScheduleCallback and the provenance manifest callback"),
-    Surface("swift.pipelines.train.sft", "SwiftSft", why="LauncherSft overrides these", methods=(
+    Surface("swift.pipelines.train.sft", "SwiftSft", why="LauncherPipeline overrides these", methods=(
         Method("__init__", ("self", "args")),
         Method("_prepare_dataset", ("self",), "our fusion datasets replace ms-swift's --dataset loading"),
         Method("_prepare_template", ("self",), "the template-fingerprint guard runs right after it"),
@@ -94,7 +94,7 @@ SURFACES: tuple[Surface, ...] = (
     )),
     Surface("swift.pipelines.train.rlhf", "SwiftRLHF", methods=(
         Method("run", ("self",)),
-        Method("_prepare_template", ("self",), "sets the RLHF template mode; LauncherRLHF's guard runs after it"),
+        Method("_prepare_template", ("self",), "sets the RLHF template mode; RLHFPipeline's guard runs after it"),
     )),
     Surface("swift.trainers", "TrainerFactory.TRAINER_MAPPING", kind="mapping", keys=("causal_lm", "gkd", "grpo"),
             why="ms-swift picks the trainer our trainer_extensions install variants on"),
