@@ -19,13 +19,11 @@ class ConvertError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Issue:
-    """One bad item: ``where`` is ``file:line`` or ``file: image 12 annotation 7``."""
+    """One bad item: ``where`` is ``file:line`` or ``file: image 12 annotation 7`` (the report lists it as
+    ``where: reason``, :func:`.report.issue_line`)."""
 
     where: str
     reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,10 +53,15 @@ class ConversionReport:
         return {"format": self.fmt, "out": str(self.out), "images_seen": self.images_seen, "records": self.records,
                 "negatives": self.negatives, "objects": dict(self.objects), "skipped": dict(self.skipped), "notes": dict(self.notes),
                 "clamped_points": self.clamped, "bad_images": self.bad_images,
-                "issues": [str(i) for i in self.issues], "written": self.written,
+                "issues": [issue_line(i) for i in self.issues], "written": self.written,
                 "categories": {c.desc: {"id": c.id, "sources": c.sources, "objects": c.objects}
                                for c in self.categories.values()},
                 "validator_problems": self.validator_problems}
+
+
+def issue_line(issue: Issue) -> str:
+    """``file:line: reason``: one bad item as the report lists it (console and JSON)."""
+    return f"{issue.where}: {issue.reason}"
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -67,7 +72,7 @@ def print_report(report: ConversionReport, console: Console | None = None) -> No
     console = console or make_console()
     err = make_console(stderr=True)
     for issue in report.issues[:MAX_LISTED]:
-        err.print(f"bad: {issue}")
+        err.print(f"bad: {issue_line(issue)}")
     if len(report.issues) > MAX_LISTED:
         err.print(f"... and {len(report.issues) - MAX_LISTED} more bad items")
     summary = Table(title=f"{report.fmt} -> {report.out}")
