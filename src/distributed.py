@@ -32,6 +32,16 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
+def shutdown() -> None:
+    """Destroy the process group at the end of a run. A gloo group left to the interpreter's exit can abort a
+    rank after training finished ("terminate called without an active exception", exit -6), which torchrun
+    then reports as a failed run."""
+    import torch.distributed as dist
+
+    if is_distributed():
+        dist.destroy_process_group()
+
+
 def rank() -> int:
     """This process's rank (0 without a process group)."""
     import torch.distributed as dist

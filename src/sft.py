@@ -20,6 +20,7 @@ from src.config.requirements import launch_problems
 from src.datasets.overlong import plan_preflight
 from src.datasets.preflight import records_preflight
 from src.datasets.records import RecordError
+from src.distributed import shutdown
 from src.provenance import RunDirError, RunInterrupted, is_rank_zero
 from src.provenance.launch import open_run
 from src.provenance.resume import NothingToResume
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     except RunInterrupted as exc:
         print(f"{exc}; continue with --resume", file=sys.stderr)
         return exc.exit_code
+    finally:
+        shutdown()  # every rank leaves the process group before the interpreter exits
     return 0
 
 
